@@ -1,0 +1,70 @@
+"""Validation of the names that later become path components and SQL identifiers.
+
+Pond names end up in paths on a Catchment (``ponds/{name}/m{major}/``) and in URLs; table and
+Ripple names end up as file names (``data/{table}.parquet``). They are checked here, strictly,
+before they touch a path.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_NAME_LENGTH = 64
+
+_POND_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def pond_name_problem(name: object) -> str | None:
+    """Why ``name`` is not a valid Pond name, or ``None`` when it is."""
+    if not isinstance(name, str):
+        return f"a Pond name must be text, not {type(name).__name__}"
+    if not name:
+        return "a Pond name must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"Pond name {name!r} is longer than {MAX_NAME_LENGTH} characters"
+    if not _POND_NAME.fullmatch(name):
+        return (
+            f"Pond name {name!r} is not allowed: use lowercase letters, digits, '_' and '-', "
+            "starting with a letter"
+        )
+    return None
+
+
+def check_pond_name(name: object) -> str:
+    """Return ``name`` if it is a valid Pond name, else raise ``ValueError`` saying why."""
+    problem = pond_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    assert isinstance(name, str)
+    return name
+
+
+def identifier_problem(name: object, what: str) -> str | None:
+    """Why ``name`` is not a valid table or Ripple name (``what`` says which), or ``None``."""
+    if not isinstance(name, str):
+        return f"a {what} name must be text, not {type(name).__name__}"
+    if not name:
+        return f"a {what} name must not be empty"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"{what} name {name!r} is longer than {MAX_NAME_LENGTH} characters"
+    if not _IDENTIFIER.fullmatch(name):
+        return (
+            f"{what} name {name!r} is not allowed: use ASCII letters, digits and '_', "
+            "not starting with a digit"
+        )
+    return None
+
+
+def check_table_name(name: object) -> str:
+    """Return ``name`` if it is a valid table name, else raise ``ValueError`` saying why."""
+    problem = identifier_problem(name, "table")
+    if problem is not None:
+        raise ValueError(problem)
+    assert isinstance(name, str)
+    return name
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a double-quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
