@@ -1,0 +1,108 @@
+"""Import a Pond's module file in isolation.
+
+Every import gets a fresh, unique module name, so two Ponds that both keep their Ripples in
+``src/pond.py`` never share a module object. While the module runs, the folder that holds it is
+importable (for sibling helper modules); afterwards that folder leaves ``sys.path`` and every
+module imported from it leaves ``sys.modules``, so the next Pond's ``helpers.py`` is its own.
+Functions keep working after the import because they hold their module globals directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import itertools
+import re
+import sys
+import threading
+import traceback
+from pathlib import Path
+from types import ModuleType, TracebackType
+
+# sys.path and sys.modules are process-global: one isolated import at a time.
+_IMPORT_LOCK = threading.RLock()
+_SERIAL = itertools.count(1)
+
+
+class DefinitionError(ValueError):
+    """A misuse of the Pond API found while importing a module (a bad ``@ripple`` or ``@puddle``).
+
+    It is an expected, user-facing error: its message names the file and the culprit.
+    """
+
+
+class ModuleImportError(Exception):
+    """A Pond module that raised while being imported (syntax error, missing import, ...)."""
+
+    def __init__(self, path: Path, error: BaseException) -> None:
+        self.path = path
+        self.error = error
+        self.traceback_text = _user_traceback(error)
+        super().__init__(f"{path}: importing it failed: {type(error).__name__}: {error}")
+
+
+def import_isolated(path: Path | str) -> ModuleType:
+    """Execute the module file at ``path`` under a fresh unique name and return the module.
+
+    Raises ``FileNotFoundError`` if there is no such file, :class:`DefinitionError` unchanged
+    when the module misuses the Pond API, and :class:`ModuleImportError` for anything else the
+    module raises.
+    """
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no module file at {path}")
+    folder = path.parent
+    stem = re.sub(r"\W", "_", path.stem)
+    module_name = f"_duckstring_module_{next(_SERIAL)}_{stem}"
+    with _IMPORT_LOCK:
+        before = set(sys.modules)
+        sys.path.insert(0, str(folder))
+        importlib.invalidate_caches()
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise FileNotFoundError(f"cannot load {path} as a Python module")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except DefinitionError:
+                del sys.modules[module_name]
+                raise
+            except Exception as error:
+                del sys.modules[module_name]
+                raise ModuleImportError(path, error) from error
+        finally:
+            if str(folder) in sys.path:
+                sys.path.remove(str(folder))
+            _forget_modules_from(folder, set(sys.modules) - before - {module_name})
+    return module
+
+
+def _forget_modules_from(folder: Path, names: set[str]) -> None:
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        locations = [getattr(module, "__file__", None), *getattr(module, "__path__", [])]
+        if any(_inside(location, folder) for location in locations if location):
+            del sys.modules[name]
+
+
+def _inside(location: str, folder: Path) -> bool:
+    try:
+        return Path(location).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` without the frames of the import machinery."""
+    tb: TracebackType | None = error.__traceback__
+    while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def _is_machinery(filename: str) -> bool:
+    return filename == __file__ or filename.startswith("<frozen importlib")
