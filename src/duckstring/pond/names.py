@@ -62,9 +62,21 @@ def check_table_name(name: object) -> str:
     if problem is not None:
         raise ValueError(problem)
     assert isinstance(name, str)
+    if is_internal_table(name):
+        raise ValueError(f"table name {name!r} is reserved: it starts with {INTERNAL_PREFIX!r}")
     return name
 
 
 def quote_identifier(name: str) -> str:
     """``name`` as a double-quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+#: Prefix of the working database's own bookkeeping tables (staging tables of a write in
+#: flight). Such tables are never exported and a Pond cannot name a table with it.
+INTERNAL_PREFIX = "__duckstring_"
+
+
+def is_internal_table(name: str) -> bool:
+    """True for Duckstring's own tables in a working database, which are never published."""
+    return name.startswith(INTERNAL_PREFIX)
