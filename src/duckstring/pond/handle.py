@@ -31,6 +31,7 @@ from duckstring.pond.names import (
     pond_name_problem,
     quote_identifier,
 )
+from duckstring.pond.scan import scanned
 from duckstring.pond.semver import SemVer
 
 #: Where a Source's published table lives: ``(source, table) -> parquet path``.
@@ -172,30 +173,8 @@ class Pond:
         self.tables_written.append(name)
 
     def _build(self, staging: str, data: object) -> None:
-        if isinstance(data, str | bytes):
-            raise TypeError(
-                "write_table takes a relation or a data frame, not SQL text; "
-                "use pond.write_table(name, pond.con.sql(...))"
-            )
-        view = f"{INTERNAL_PREFIX}input_{uuid.uuid4().hex}"
-        try:
-            self.con.register(view, data)
-        except duckdb.InvalidInputException:
-            if not isinstance(data, duckdb.DuckDBPyRelation):
-                raise TypeError(
-                    f"write_table cannot scan a {type(data).__name__}; pass a DuckDB relation, "
-                    "a pandas or Polars DataFrame, or an Arrow table"
-                ) from None
-            # A relation on another database (e.g. duckdb.sql's default connection) cannot be
-            # scanned here directly; stream it across as Arrow.
-            self.con.register(view, _arrow_reader(data))
-        try:
-            self.con.execute(
-                f"CREATE TABLE {quote_identifier(staging)} AS "
-                f"SELECT * FROM {quote_identifier(view)}"
-            )
-        finally:
-            self.con.unregister(view)
+        with scanned(self.con, data, "write_table") as view:
+            self.con.execute(f"CREATE TABLE {quote_identifier(staging)} AS SELECT * FROM {view}")
 
     def _swap(self, staging: str, name: str) -> None:
         deadline = time.monotonic() + self._conflict_timeout
@@ -231,10 +210,3 @@ class Pond:
         # A leftover staging table is never exported and does no harm.
         with contextlib.suppress(duckdb.Error):
             self.con.execute(f"DROP TABLE IF EXISTS {quote_identifier(staging)}")
-
-
-def _arrow_reader(relation: duckdb.DuckDBPyRelation) -> object:
-    to_reader = getattr(relation, "to_arrow_reader", None)
-    if to_reader is not None:
-        return to_reader()
-    return relation.fetch_record_batch()

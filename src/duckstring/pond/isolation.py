@@ -37,7 +37,7 @@ class ModuleImportError(Exception):
     def __init__(self, path: Path, error: BaseException) -> None:
         self.path = path
         self.error = error
-        self.traceback_text = _user_traceback(error)
+        self.traceback_text = user_traceback(error)
         super().__init__(f"{path}: importing it failed: {type(error).__name__}: {error}")
 
 
@@ -96,13 +96,22 @@ def _inside(location: str, folder: Path) -> bool:
         return False
 
 
-def _user_traceback(error: BaseException) -> str:
-    """The traceback of ``error`` without the frames of the import machinery."""
+def user_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` from the first frame of the author's own code.
+
+    Leading frames of Duckstring itself and of the import machinery are dropped, so a Pond
+    author sees their Ripple, puddle or module first. If every frame is ours, all are kept.
+    """
     tb: TracebackType | None = error.__traceback__
     while tb is not None and _is_machinery(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
+    if tb is None:
+        tb = error.__traceback__
     return "".join(traceback.format_exception(type(error), error, tb))
 
 
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
 def _is_machinery(filename: str) -> bool:
-    return filename == __file__ or filename.startswith("<frozen importlib")
+    return filename.startswith(("<frozen importlib", _PACKAGE_DIR))

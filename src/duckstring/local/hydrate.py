@@ -1,0 +1,139 @@
+"""``pond hydrate``: materialise a Pond's puddles into ``puddles/ponds/{source}/data/``.
+
+Each Source is hydrated as a unit: its puddles write into a fresh staging folder that replaces
+the Source's data folder only when all of them succeeded, so a failing puddle leaves the previous
+snapshot intact. Whole-Source puddles run before table puddles, so a table puddle can refine one
+table of a whole-Source snapshot.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from duckstring.local.layout import LocalLayout
+from duckstring.pond.isolation import user_traceback
+from duckstring.pond.manifest import Manifest, load_manifest
+from duckstring.pond.puddle import PuddleSpec, discover_puddles, run_puddle
+
+Warn = Callable[[str], None]
+
+
+class PuddleFailedError(Exception):
+    """A puddle function raised; carries the author's traceback for display."""
+
+    def __init__(self, target: str, error: BaseException) -> None:
+        self.target = target
+        self.error = error
+        self.traceback_text = user_traceback(error)
+        super().__init__(f"puddle {target!r} failed: {type(error).__name__}: {error}")
+
+
+@dataclass(frozen=True)
+class HydratedTable:
+    """One table a hydrate wrote."""
+
+    source: str
+    table: str
+    rows: int
+    path: Path
+
+
+def hydrate(
+    project: Path | str,
+    sources: Sequence[str] = (),
+    *,
+    catchment: str | None = None,
+    warn: Warn = lambda message: None,
+) -> list[HydratedTable]:
+    """Run the puddles of ``project`` (only those of ``sources``, if given).
+
+    Sources named in ``sources`` without a puddle, and puddles for a Pond that is neither a
+    Source nor the Pond itself, are reported through ``warn`` and skipped. Raises
+    :class:`PuddleFailedError` if a puddle function fails.
+    """
+    project = Path(project)
+    manifest = load_manifest(project)
+    layout = LocalLayout(project)
+    module = project / manifest.puddles
+    if not module.is_file():
+        warn(f"no puddles module at {manifest.puddles}; nothing to hydrate")
+        return []
+    specs = _usable(discover_puddles(module), manifest, warn)
+    by_source: dict[str, list[PuddleSpec]] = {}
+    for spec in specs:
+        by_source.setdefault(spec.source, []).append(spec)
+
+    if sources:
+        selected = []
+        for name in dict.fromkeys(sources):
+            if name in by_source:
+                selected.append(name)
+            else:
+                warn(f"no puddle defines Source {name!r}; skipped")
+    else:
+        selected = list(by_source)
+        for source in manifest.sources:
+            if source.name not in by_source:
+                note = " (optional)" if source.optional else ""
+                warn(
+                    f"Source {source.name!r}{note} has no puddle; Ripples that read it will "
+                    "fail in a local run"
+                )
+    hydrated: list[HydratedTable] = []
+    for name in selected:
+        hydrated.extend(_hydrate_source(layout, name, by_source[name], project, catchment, warn))
+    return hydrated
+
+
+def _usable(specs: list[PuddleSpec], manifest: Manifest, warn: Warn) -> list[PuddleSpec]:
+    allowed = {*manifest.source_names, manifest.name}
+    usable = []
+    for spec in specs:
+        if spec.source in allowed:
+            usable.append(spec)
+        else:
+            warn(
+                f"puddle {spec.target!r} is for {spec.source!r}, which is neither a Source of "
+                f"{manifest.name!r} nor {manifest.name!r} itself; skipped"
+            )
+    return usable
+
+
+def _hydrate_source(
+    layout: LocalLayout,
+    source: str,
+    specs: list[PuddleSpec],
+    project: Path,
+    catchment: str | None,
+    warn: Warn,
+) -> list[HydratedTable]:
+    final = layout.source_data(source)
+    staging = final.with_name(f".data.{uuid.uuid4().hex}.staging")
+    staging.mkdir(parents=True)
+    written: dict[str, int] = {}
+    try:
+        # Whole-Source puddles first, so table puddles refine their output.
+        for spec in sorted(specs, key=lambda s: s.table is not None):
+            try:
+                tables = run_puddle(spec, staging, project, catchment)
+            except Exception as error:
+                raise PuddleFailedError(spec.target, error) from error
+            if not tables:
+                warn(f"puddle {spec.target!r} wrote no table")
+            written.update(tables)
+        retired = final.with_name(f".data.{uuid.uuid4().hex}.retired")
+        if final.exists():
+            final.rename(retired)
+        staging.rename(final)
+        shutil.rmtree(retired, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [
+        HydratedTable(source, table, rows, layout.source_table(source, table))
+        for table, rows in sorted(written.items())
+    ]
