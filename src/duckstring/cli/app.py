@@ -43,7 +43,7 @@ def _register_groups() -> None:
 
 
 #: Command-group modules under ``duckstring.cli``, in help order.
-_GROUPS: list[str] = []
+_GROUPS: list[str] = ["pond", "puddle"]
 
 
 _register_groups()
