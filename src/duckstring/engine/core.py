@@ -160,9 +160,15 @@ class Engine:
         self._dirty[p.id] = None
 
     def _touch(self, p: PondNode) -> None:
+        """``p`` changed in a way that may let it start: persist it and evaluate it."""
         p.gen += 1
         self._changed.add(p.id)
         self._dirty[p.id] = None
+
+    def _note(self, p: PondNode) -> None:
+        """``p`` changed in a way that cannot let it start: persist it only."""
+        p.gen += 1
+        self._changed.add(p.id)
 
     def _settle(self, now: Micros) -> None:
         dirty = self._dirty
@@ -633,22 +639,19 @@ class Engine:
         p = self.pond(pond_id)
         if ripple not in p.ripples.nodes:
             return  # code of an older version, finishing on its own artifact
-        if p.ripples.start(ripple, f):
-            self._set_pull_from_ripple(p)
-        self._touch(p)
+        if p.ripples.start(ripple, f) and not p.blocked:
+            self._set_pull(p)  # the held pull reached a root: the Pond re-arms
+        self._note(p)
         self._settle(now)
-
-    def _set_pull_from_ripple(self, p: PondNode) -> None:
-        if not p.blocked:
-            self._set_pull(p)
 
     def ripple_succeeded(self, pond_id: str, ripple: str, now: Micros) -> None:
         self.events += 1
         p = self.pond(pond_id)
         if ripple in p.ripples.nodes:
+            # The run itself completes with ``run_completed`` (after publishing), which is what
+            # lets anything start; a Ripple finishing alone cannot.
             p.ripples.finish(ripple)
-            self._touch(p)
-            self._settle(now)
+            self._note(p)
 
     def ripple_failed(self, pond_id: str, ripple: str, now: Micros, *, retrying: bool) -> None:
         """A Ripple attempt raised; with ``retrying`` the Duck runs it again in the same run."""
@@ -657,8 +660,7 @@ class Engine:
         if ripple not in p.ripples.nodes:
             return
         p.ripples.abort(ripple, retry=retrying)
-        self._touch(p)
-        self._settle(now)
+        self._note(p)
 
     def run_completed(
         self, pond_id: str, f: Micros, now: Micros, *, seq: int | None = None
