@@ -241,3 +241,35 @@ def test_puddle_returns_the_function_unchanged() -> None:
         return 1
 
     assert puddle("sales.lines")(f) is f
+
+
+def test_files_a_puddle_copies_into_its_path_count_as_tables(make_project: ProjectFactory) -> None:
+    project = make_project(
+        MANIFEST,
+        RIPPLES,
+        """
+        import shutil
+        from duckstring import puddle
+
+        @puddle("transactions")
+        def copied(p):
+            shutil.copy(p.project / "fixtures" / "lines.parquet", p.path / "lines.parquet")
+
+        @puddle("products")
+        def garbage(p):
+            (p.path / "items.parquet").write_text("not parquet")
+        """,
+    )
+    (project / "fixtures").mkdir()
+    duckdb.sql("SELECT range AS id FROM range(4)").write_parquet(
+        str(project / "fixtures" / "lines.parquet")
+    )
+    warnings: list[str] = []
+    hydrated = hydrate(project, ["transactions"], warn=warnings.append)
+    assert [(h.table, h.rows) for h in hydrated] == [("lines", 4)]
+    assert warnings == []
+    with pytest.raises(
+        PuddleError, match=r"left items\.parquet in p\.path, which is not a readable Parquet"
+    ):
+        hydrate(project, ["products"])
+    assert not data_dir(project, "products").exists()

@@ -14,10 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from duckstring.local.layout import LocalLayout
+from duckstring.pond.export import PARQUET_SUFFIX, sql_string
 from duckstring.pond.isolation import user_traceback
 from duckstring.pond.manifest import Manifest, load_manifest
-from duckstring.pond.puddle import PuddleSpec, discover_puddles, run_puddle
+from duckstring.pond.names import check_table_name
+from duckstring.pond.puddle import PuddleError, PuddleSpec, discover_puddles, run_puddle
 
 Warn = Callable[[str], None]
 
@@ -114,17 +118,18 @@ def _hydrate_source(
     final = layout.source_data(source)
     staging = final.with_name(f".data.{uuid.uuid4().hex}.staging")
     staging.mkdir(parents=True)
-    written: dict[str, int] = {}
     try:
         # Whole-Source puddles first, so table puddles refine their output.
         for spec in sorted(specs, key=lambda s: s.table is not None):
+            before = _files(staging)
             try:
-                tables = run_puddle(spec, staging, project, catchment)
+                run_puddle(spec, staging, project, catchment)
             except Exception as error:
                 raise PuddleFailedError(spec.target, error) from error
-            if not tables:
+            if _files(staging) == before:
                 warn(f"puddle {spec.target!r} wrote no table")
-            written.update(tables)
+        # Count from the files themselves: a puddle may also copy files into p.path directly.
+        written = _row_counts(source, staging)
         retired = final.with_name(f".data.{uuid.uuid4().hex}.retired")
         if final.exists():
             final.rename(retired)
@@ -137,3 +142,31 @@ def _hydrate_source(
         HydratedTable(source, table, rows, layout.source_table(source, table))
         for table, rows in sorted(written.items())
     ]
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        path.name: (path.stat().st_mtime_ns, path.stat().st_size)
+        for path in folder.glob(f"*{PARQUET_SUFFIX}")
+    }
+
+
+def _row_counts(source: str, folder: Path) -> dict[str, int]:
+    counts = {}
+    con = duckdb.connect()
+    try:
+        for path in sorted(folder.glob(f"*{PARQUET_SUFFIX}")):
+            table = path.name.removesuffix(PARQUET_SUFFIX)
+            try:
+                check_table_name(table)
+                query = f"SELECT count(*) FROM read_parquet({sql_string(str(path))})"
+                counts[table] = int(con.execute(query).fetchall()[0][0])
+            except (ValueError, duckdb.Error) as error:
+                reason = str(error).splitlines()[0]
+                raise PuddleError(
+                    f"puddles for {source!r} left {path.name} in p.path, which is not a "
+                    f"readable Parquet table ({reason})"
+                ) from None
+    finally:
+        con.close()
+    return counts
