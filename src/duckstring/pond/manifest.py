@@ -8,6 +8,7 @@ from text or bytes too, so a server can validate an upload before writing it any
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -240,6 +241,6 @@ def _sources(table: object, own_name: str, fail: _Fail) -> tuple[Source, ...]:
         if not isinstance(requirement, str):
             raise fail(key, f'must be a quoted minimum version like "1.2.0" (got {requirement!r})')
         optional = requirement.endswith("?")
-        minimum = _semver(requirement.removesuffix("?"), lambda p, key=key: fail(key, p))
+        minimum = _semver(requirement.removesuffix("?"), functools.partial(fail, key))
         sources.append(Source(name, minimum.major, minimum, optional))
     return tuple(sources)
