@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from duckstring.pond.handle import MissingTableError, Pond
+from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging
 
 
 @pytest.fixture
@@ -220,4 +220,27 @@ def test_a_conflict_that_never_clears_fails_after_the_timeout(
     with pytest.raises(duckdb.TransactionException):
         writer.write_table("items", writer.con.sql("SELECT 2 AS id"))
     other.execute("ROLLBACK")
+    assert table_names(working_db) == ["items"]
+
+
+def test_a_write_inside_the_authors_open_transaction_fails_at_once(
+    working_db: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    pond = make_pond(working_db, tmp_path)
+    pond.con.execute("BEGIN TRANSACTION")
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="commit or roll back the transaction open"):
+        pond.write_table("items", pond.con.sql("SELECT 1 AS id"))
+    assert time.monotonic() - started < 5
+    pond.con.execute("ROLLBACK")
+    assert table_names(working_db) == []
+
+
+def test_staging_tables_left_by_a_crashed_write_can_be_dropped(
+    working_db: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    pond = make_pond(working_db, tmp_path)
+    pond.write_table("items", pond.con.sql("SELECT 1 AS id"))
+    working_db.execute("CREATE TABLE __duckstring_staging_dead AS SELECT 1 AS id")
+    assert drop_leftover_staging(working_db) == ["__duckstring_staging_dead"]
     assert table_names(working_db) == ["items"]

@@ -48,6 +48,21 @@ class MissingTableError(LookupError):
     """The Pond has no such table (yet) in its working database."""
 
 
+def drop_leftover_staging(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Drop staging tables left by writes that died mid-way (a crashed worker); return them.
+
+    Only call this when no write is in flight on the database, e.g. before a run starts.
+    """
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND starts_with(table_name, ?)",
+        [f"{INTERNAL_PREFIX}staging_"],
+    ).fetchall()
+    for (table,) in rows:
+        con.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
+    return [table for (table,) in rows]
+
+
 def swap_lock_for(con: duckdb.DuckDBPyConnection) -> threading.Lock:
     """The process-wide lock that serialises table swaps into ``con``'s database file."""
     rows = con.execute(
@@ -183,6 +198,13 @@ class Pond:
             with self._swap_lock:
                 try:
                     self.con.execute("BEGIN TRANSACTION")
+                except duckdb.TransactionException as error:
+                    # Not a conflict: the author left a transaction open on this cursor.
+                    raise RuntimeError(
+                        f"write_table({name!r}) swaps tables in a transaction of its own; "
+                        f"commit or roll back the transaction open on pond.con first ({error})"
+                    ) from None
+                try:
                     self.con.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
                     self.con.execute(
                         f"ALTER TABLE {quote_identifier(staging)} "
