@@ -536,11 +536,13 @@ class Engine:
         """Run every Ripple again at the current freshness; clears failed/killed."""
         self.events += 1
         p = self.pond(pond_id)
-        if p.is_failed or p.is_killed:
-            self._reset_faults(p)
-        f = p.start_f
-        if f == NEVER:
+        faulted = p.is_failed or p.is_killed
+        running = [run.f for run in p.runs.values() if run.status == RUNNING]
+        f = max([p.end_f, *running]) if faulted else p.start_f
+        if f == NEVER:  # refuse before changing anything
             raise EngineError(f"{pond_id} has never run: there is nothing to force (try wake)")
+        if faulted:
+            self._reset_faults(p)
         p.ripples.force(f, p.immediate_retries)
         p.run_seq += 1
         p.runs[p.run_seq] = Run(p.run_seq, f, FORCE, now)
