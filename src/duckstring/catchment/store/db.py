@@ -1,0 +1,321 @@
+"""Every read and write of ``duck.db``.
+
+The Catchment calls the store from one thread (its event loop). Each operation that changes
+engine state runs inside :meth:`Store.transaction`, so the state change and the history rows that
+explain it commit together.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from duckstring.catchment.store.schema import MIGRATIONS
+from duckstring.engine.core import Engine
+from duckstring.engine.rows import TABLES, Rows, pond_rows
+
+#: Engine row tables and the SQLite table each is kept in.
+ENGINE_TABLES = {table: f"engine_{table}" for table in TABLES}
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (newer schema than this code, corrupt, locked)."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deployed version of a Pond."""
+
+    name: str
+    version: str
+    major: int
+    kind: str
+    manifest: dict[str, Any]
+    ripples: list[dict[str, Any]]
+    path: str
+    deployed_at: int
+    is_active: bool
+
+    @property
+    def line(self) -> str:
+        return f"{self.name}@{self.major}"
+
+
+class Store:
+    """``duck.db``: deployments, engine state and run history."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self.con.row_factory = sqlite3.Row
+        self.con.execute("PRAGMA journal_mode=WAL")
+        self.con.execute("PRAGMA synchronous=NORMAL")
+        self._depth = 0
+        self._migrate()
+
+    def close(self) -> None:
+        self.con.close()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self.con.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this Duckstring "
+                f"understands ({len(MIGRATIONS)}): upgrade Duckstring"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.con.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.con.execute(statement)
+                self.con.execute(f"PRAGMA user_version = {number}")
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.con.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of change; nested uses join the outer transaction."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.con.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.con.execute("COMMIT")
+
+    # -- engine state ------------------------------------------------------------------------
+
+    def load_engine_rows(self) -> Rows:
+        rows: Rows = {}
+        for table, sql_table in ENGINE_TABLES.items():
+            rows[table] = [dict(row) for row in self.con.execute(f"SELECT * FROM {sql_table}")]
+        return rows
+
+    def save_ponds(self, engine: Engine, pond_ids: Iterable[str]) -> None:
+        """Replace the stored engine rows of the given Ponds with their current state."""
+        for pond_id in pond_ids:
+            p = engine.ponds.get(pond_id)
+            for table, sql_table in ENGINE_TABLES.items():
+                key = "id" if table == "ponds" else "pond"
+                self.con.execute(f"DELETE FROM {sql_table} WHERE {key} = ?", (pond_id,))
+            if p is None:
+                continue
+            for table, table_rows in pond_rows(p).items():
+                if not table_rows:
+                    continue
+                columns = list(table_rows[0])
+                sql = (
+                    f"INSERT INTO {ENGINE_TABLES[table]} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('?' for _ in columns)})"
+                )
+                self.con.executemany(sql, [tuple(row[c] for c in columns) for row in table_rows])
+
+    # -- deployments -------------------------------------------------------------------------
+
+    def _deployment(self, row: sqlite3.Row) -> Deployment:
+        return Deployment(
+            name=row["name"],
+            version=row["version"],
+            major=row["major"],
+            kind=row["kind"],
+            manifest=json.loads(row["manifest"]),
+            ripples=json.loads(row["ripples"]),
+            path=row["path"],
+            deployed_at=row["deployed_at"],
+            is_active=bool(row["is_active"]),
+        )
+
+    def record_deployment(self, deployment: Deployment) -> None:
+        """Store a deployed version and make it the selected one of its major."""
+        self.con.execute(
+            "UPDATE deployments SET is_active = 0 WHERE name = ? AND major = ?",
+            (deployment.name, deployment.major),
+        )
+        self.con.execute(
+            "INSERT OR REPLACE INTO deployments (name, version, major, kind, manifest, ripples, "
+            "path, deployed_at, is_active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                deployment.name,
+                deployment.version,
+                deployment.major,
+                deployment.kind,
+                json.dumps(deployment.manifest),
+                json.dumps(deployment.ripples),
+                deployment.path,
+                deployment.deployed_at,
+            ),
+        )
+
+    def deployment(self, name: str, version: str) -> Deployment | None:
+        row = self.con.execute(
+            "SELECT * FROM deployments WHERE name = ? AND version = ?", (name, version)
+        ).fetchone()
+        return None if row is None else self._deployment(row)
+
+    def active_deployments(self) -> list[Deployment]:
+        """The selected version of every line, by name then major."""
+        rows = self.con.execute(
+            "SELECT * FROM deployments WHERE is_active = 1 ORDER BY name, major"
+        ).fetchall()
+        return [self._deployment(row) for row in rows]
+
+    def forget_version(self, name: str, version: str) -> None:
+        self.con.execute("DELETE FROM deployments WHERE name = ? AND version = ?", (name, version))
+
+    def forget_history(self, line: str, version: str) -> None:
+        """A redeploy of the same version overwrites it, history included."""
+        seqs = [
+            row[0]
+            for row in self.con.execute(
+                "SELECT seq FROM runs WHERE line = ? AND version = ?", (line, version)
+            )
+        ]
+        self.con.execute("DELETE FROM runs WHERE line = ? AND version = ?", (line, version))
+        self.con.executemany(
+            "DELETE FROM ripple_runs WHERE line = ? AND seq = ?", [(line, s) for s in seqs]
+        )
+
+    # -- run history -------------------------------------------------------------------------
+
+    def run_began(
+        self,
+        line: str,
+        name: str,
+        major: int,
+        seq: int,
+        f: int | None,
+        version: str | None,
+        kind: str,
+        at: int,
+    ) -> None:
+        self.con.execute(
+            "INSERT OR REPLACE INTO runs (line, name, major, seq, f, version, kind, started_at, "
+            "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+            (line, name, major, seq, f, version, kind, at),
+        )
+
+    def run_finished(
+        self,
+        line: str,
+        seq: int,
+        status: str,
+        at: int,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self.con.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, error = COALESCE(?, error), "
+            "traceback = COALESCE(?, traceback) WHERE line = ? AND seq = ?",
+            (status, at, error, traceback, line, seq),
+        )
+
+    def run_version(self, line: str, seq: int) -> str | None:
+        row = self.con.execute(
+            "SELECT version FROM runs WHERE line = ? AND seq = ?", (line, seq)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def attempt_started(
+        self, line: str, seq: int, ripple: str, attempt: int, f: int | None, at: int
+    ) -> None:
+        self.con.execute(
+            "INSERT OR IGNORE INTO ripple_runs (line, seq, ripple, attempt, f, status, "
+            "started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)",
+            (line, seq, ripple, attempt, f, at),
+        )
+
+    def attempt_finished(
+        self,
+        line: str,
+        seq: int,
+        ripple: str,
+        attempt: int,
+        status: str,
+        at: int,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self.con.execute(
+            "INSERT OR IGNORE INTO ripple_runs (line, seq, ripple, attempt, status, started_at) "
+            "VALUES (?, ?, ?, ?, 'running', ?)",
+            (line, seq, ripple, attempt, at),
+        )
+        self.con.execute(
+            "UPDATE ripple_runs SET status = ?, finished_at = ?, error = ?, traceback = ? "
+            "WHERE line = ? AND seq = ? AND ripple = ? AND attempt = ?",
+            (status, at, error, traceback, line, seq, ripple, attempt),
+        )
+
+    def fail_running_attempts(self, line: str, at: int, error: str) -> None:
+        """The worker is gone: every attempt still marked running ends failed."""
+        self.con.execute(
+            "UPDATE ripple_runs SET status = 'failed', finished_at = ?, error = ? "
+            "WHERE line = ? AND status = 'running'",
+            (at, error, line),
+        )
+
+    def first_event(self, line: str, event_id: str) -> bool:
+        """Record a worker event id; False when it was applied before (a replay)."""
+        cursor = self.con.execute(
+            "INSERT OR IGNORE INTO applied_events (line, event_id) VALUES (?, ?)",
+            (line, event_id),
+        )
+        return cursor.rowcount == 1
+
+    def runs(
+        self,
+        lines: list[str] | None,
+        limit: int,
+        version: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Run history newest first, optionally only of ``lines`` (and one version)."""
+        clauses, params = [], []
+        if lines is not None:
+            clauses.append(f"line IN ({', '.join('?' for _ in lines)})")
+            params.extend(lines)
+        if version is not None:
+            clauses.append("version = ?")
+            params.append(version)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.con.execute(
+            f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [dict(row) for row in rows]
+
+    def attempts_of(self, line: str, seqs: list[int]) -> list[dict[str, Any]]:
+        if not seqs:
+            return []
+        rows = self.con.execute(
+            f"SELECT * FROM ripple_runs WHERE line = ? AND seq IN ({', '.join('?' for _ in seqs)}) "
+            "ORDER BY id",
+            (line, *seqs),
+        ).fetchall()
+        return [dict(row) for row in rows]

@@ -1,0 +1,95 @@
+"""Versioned schema of ``duck.db``. Each migration runs once, in order, in one transaction;
+``PRAGMA user_version`` records how far a database has come."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: deployments, engine state, run history, applied worker events.
+    """
+    CREATE TABLE deployments (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        major INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        manifest TEXT NOT NULL,          -- JSON: sources, budgets seeds, module paths
+        ripples TEXT NOT NULL,           -- JSON: [{"name", "parents"}] in dependency order
+        path TEXT NOT NULL,              -- relative to the root
+        deployed_at INTEGER NOT NULL,
+        is_active INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX deployments_line ON deployments (name, major);
+
+    CREATE TABLE engine_ponds (
+        id TEXT PRIMARY KEY,
+        start_f INTEGER, end_f INTEGER, d INTEGER NOT NULL,
+        has_pull INTEGER NOT NULL, pull_local INTEGER NOT NULL,
+        is_failed INTEGER NOT NULL, failed_f INTEGER, failures INTEGER NOT NULL,
+        is_killed INTEGER NOT NULL,
+        immediate_retries INTEGER NOT NULL, source_retries INTEGER NOT NULL,
+        trigger_kind TEXT, trigger_bound INTEGER,
+        run_seq INTEGER NOT NULL, runs_completed INTEGER NOT NULL, gen INTEGER NOT NULL
+    );
+    CREATE TABLE engine_sources (
+        pond TEXT NOT NULL, position INTEGER NOT NULL, source TEXT NOT NULL,
+        optional INTEGER NOT NULL, PRIMARY KEY (pond, position)
+    );
+    CREATE TABLE engine_ripples (
+        pond TEXT NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,
+        start_f INTEGER, end_f INTEGER, has_pull INTEGER NOT NULL, busy INTEGER NOT NULL,
+        force_f INTEGER, forcing INTEGER NOT NULL, PRIMARY KEY (pond, position)
+    );
+    CREATE TABLE engine_ripple_parents (
+        pond TEXT NOT NULL, ripple TEXT NOT NULL, position INTEGER NOT NULL,
+        parent TEXT NOT NULL, PRIMARY KEY (pond, ripple, position)
+    );
+    CREATE TABLE engine_targets (pond TEXT NOT NULL, ripple TEXT, f INTEGER NOT NULL);
+    CREATE INDEX engine_targets_pond ON engine_targets (pond);
+    CREATE TABLE engine_runs (
+        pond TEXT NOT NULL, seq INTEGER NOT NULL, f INTEGER, kind TEXT NOT NULL,
+        started_at INTEGER NOT NULL, status TEXT NOT NULL, PRIMARY KEY (pond, seq)
+    );
+    CREATE TABLE engine_windows (
+        pond TEXT NOT NULL, position INTEGER NOT NULL, name TEXT NOT NULL,
+        start_us INTEGER NOT NULL, every TEXT NOT NULL, duration_us INTEGER NOT NULL,
+        weekdays TEXT, until_us INTEGER, PRIMARY KEY (pond, position)
+    );
+
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        line TEXT NOT NULL,
+        name TEXT NOT NULL,
+        major INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        f INTEGER,
+        version TEXT,
+        kind TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL,
+        error TEXT,
+        traceback TEXT,
+        UNIQUE (line, seq)
+    );
+    CREATE INDEX runs_name ON runs (name, major, id);
+
+    CREATE TABLE ripple_runs (
+        id INTEGER PRIMARY KEY,
+        line TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        ripple TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        f INTEGER,
+        status TEXT NOT NULL,
+        started_at INTEGER,
+        finished_at INTEGER,
+        error TEXT,
+        traceback TEXT,
+        UNIQUE (line, seq, ripple, attempt)
+    );
+
+    CREATE TABLE applied_events (
+        line TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (line, event_id)
+    ) WITHOUT ROWID;
+    """,
+]

@@ -1,0 +1,56 @@
+"""duck.db: migrations, engine state persisted per Pond, history and idempotent events."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from duckstring.catchment.store import Store
+from duckstring.catchment.store.db import StoreError
+from duckstring.catchment.store.schema import MIGRATIONS
+from duckstring.engine.rows import engine_rows, restore
+from duckstring.engine.sim import Simulation
+
+
+def test_a_new_database_is_migrated_to_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(tmp_path / "duck.db")
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    store.close()
+    assert Store(tmp_path / "duck.db").schema_version == len(MIGRATIONS)
+
+
+def test_a_database_from_a_newer_duckstring_is_refused(tmp_path: Path) -> None:
+    con = sqlite3.connect(tmp_path / "duck.db")
+    con.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    con.close()
+    with pytest.raises(StoreError, match="upgrade Duckstring"):
+        Store(tmp_path / "duck.db")
+
+
+def test_engine_state_round_trips_through_the_database(tmp_path: Path) -> None:
+    sim = Simulation()
+    sim.deploy("A", {"a": [], "b": ["a"]})
+    sim.deploy("B", sources=["A"])
+    sim.wave("B")
+    sim.run_for(7.5)
+    store = Store(tmp_path / "duck.db")
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    rebuilt = restore(store.load_engine_rows(), sim.now)
+    assert engine_rows(rebuilt) == engine_rows(sim.engine)
+
+
+def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = Store(tmp_path / "duck.db")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.run_began("a@1", "a", 1, 1, 5, "1.0.0", "pull", 10)
+        raise RuntimeError("boom")
+    assert store.runs(None, 10) == []
+
+
+def test_an_event_id_is_applied_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "duck.db")
+    assert store.first_event("a@1", "ripple_started:1:x:0")
+    assert not store.first_event("a@1", "ripple_started:1:x:0")
+    assert store.first_event("b@1", "ripple_started:1:x:0")
