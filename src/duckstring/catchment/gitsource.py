@@ -1,0 +1,186 @@
+"""Fetch one commit of a git repository as a zip archive, with the git CLI and no surprises.
+
+The URL and the ref come from a request, so both are checked before git sees them: only
+``https``, ``http``, ``ssh`` and scp-like ``user@host:path`` URLs (``file://`` only when the
+caller allows it), nothing that starts with ``-``, no ``ext::``-style transports, and ``--``
+before every positional argument. Git runs without prompts (``GIT_TERMINAL_PROMPT=0``, ssh in
+batch mode), with ``GIT_ALLOW_PROTOCOL`` as a second fence, inside a time limit that kills its
+whole process group. Nothing is checked out: the tree leaves the repository via ``git archive``,
+so a link in it reaches the archive checks as a link, not as a file on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from duckstring.catchment.bounded import run_bounded
+from duckstring.catchment.upload import IntakeError, PayloadTooLarge
+
+NETWORK_SCHEMES: Final = ("https", "http", "ssh")
+_SCP_LIKE = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:[A-Za-z0-9_.~/][^:]*"
+)
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:.]+\]")
+_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/+-]*")
+_HEX_REF = re.compile(r"[0-9a-fA-F]{7,64}")
+_MAX_REF = 255
+_MAX_STDERR = 4000
+
+
+@dataclass(frozen=True)
+class FetchedArchive:
+    """The zip of one commit's tree, the full commit id, and the URL without credentials."""
+
+    archive: bytes
+    commit: str
+    url: str
+
+
+def check_repo_url(url: str, *, allow_file: bool = False) -> str:
+    """Return ``url`` if it is an accepted repository URL, else raise :class:`IntakeError`."""
+    if not isinstance(url, str) or not url:
+        raise IntakeError("repo_url: give the repository's URL")
+    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
+        raise IntakeError("repo_url: spaces and control characters are not allowed")
+    if url.startswith("-"):
+        raise IntakeError("repo_url: must not start with '-'")
+    if "::" in url:
+        raise IntakeError("repo_url: git transport syntax ('ext::', 'fd::', ...) is not allowed")
+    if _SCP_LIKE.fullmatch(url) and "://" not in url:
+        return url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "file":
+        if not allow_file:
+            raise IntakeError("repo_url: file:// repositories are not allowed on this Catchment")
+        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+            raise IntakeError("repo_url: a file:// URL names an absolute local path")
+        return url
+    if scheme not in NETWORK_SCHEMES:
+        raise IntakeError(
+            f"repo_url: {redact(url)!r} is not an https://, http://, ssh:// or user@host:path URL"
+        )
+    host = parts.netloc.rpartition("@")[2]
+    if parts.port is not None:
+        host = host.rpartition(":")[0]
+    user = parts.netloc.rpartition("@")[0]
+    if not _HOST.fullmatch(host) or user.startswith("-"):
+        raise IntakeError(f"repo_url: {redact(url)!r} does not name a valid host")
+    return url
+
+
+def check_ref(ref: str) -> str:
+    """Return ``ref`` if it is a plain branch, tag or commit name, else raise."""
+    if not isinstance(ref, str) or not ref:
+        raise IntakeError("git_ref: give a branch, tag or commit")
+    if len(ref) > _MAX_REF or not _REF.fullmatch(ref) or ".." in ref or "//" in ref:
+        raise IntakeError(
+            f"git_ref {ref[:80]!r}: use a branch, tag or commit name (letters, digits, '.', "
+            "'_', '-', '/', '+'; not starting with '-')"
+        )
+    if ref.endswith((".lock", "/", ".")):
+        raise IntakeError(f"git_ref {ref!r} is not a valid branch, tag or commit name")
+    return ref
+
+
+def redact(url: str) -> str:
+    """``url`` without a password or token in it."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def fetch_archive(
+    url: str, ref: str, *, allow_file: bool = False, timeout: float = 120.0, max_bytes: int
+) -> FetchedArchive:
+    """Clone ``ref`` of ``url`` into a temporary folder and return its tree as a zip.
+
+    Branches and tags are cloned shallow; a commit id falls back to a full clone. Raises
+    :class:`IntakeError` with git's own message (credentials removed) on any failure.
+    """
+    check_repo_url(url, allow_file=allow_file)
+    check_ref(ref)
+    deadline = time.monotonic() + timeout
+    protocols = ":".join((*NETWORK_SCHEMES, "file") if allow_file else NETWORK_SCHEMES)
+    git = _Git(url, _environment(protocols), deadline)
+    with tempfile.TemporaryDirectory(prefix="duckstring-git-") as temp:
+        repository = Path(temp) / "shallow.git"
+        shallow = git.run(
+            ["clone", "--bare", "--quiet", "--depth", "1", "--branch", ref, "--", url,
+             str(repository)],
+            check=False,
+        )  # fmt: skip
+        if shallow.returncode == 0:
+            target = "HEAD"
+        elif _HEX_REF.fullmatch(ref):
+            # A commit id cannot be cloned by name: take the whole history, then find it.
+            repository = Path(temp) / "full.git"
+            git.run(["clone", "--bare", "--quiet", "--", url, str(repository)])
+            target = ref
+        else:
+            raise IntakeError(f"git could not fetch {ref!r} from {redact(url)}: {git.why(shallow)}")
+        resolved = git.run(
+            ["-C", str(repository), "rev-parse", "--verify", "--quiet", "--end-of-options",
+             f"{target}^{{commit}}"],
+            check=False,
+        )  # fmt: skip
+        if resolved.returncode != 0:
+            raise IntakeError(f"{redact(url)} has no commit {ref!r}")
+        commit = resolved.stdout.decode().strip()
+        output = Path(temp) / "tree.zip"
+        git.run(["-C", str(repository), "archive", "--format=zip", "-o", str(output), commit])
+        size = output.stat().st_size
+        if size > max_bytes:
+            raise PayloadTooLarge(
+                f"{redact(url)} at {ref!r} packs to {size} bytes, over the limit of {max_bytes}"
+            )
+        return FetchedArchive(output.read_bytes(), commit, redact(url))
+
+
+def _environment(protocols: str) -> dict[str, str]:
+    # The server's own GIT_* settings (GIT_DIR, GIT_SSH_COMMAND, ...) must not steer this clone.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GIT_")}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_ALLOW_PROTOCOL=protocols,
+        GIT_SSH_COMMAND="ssh -o BatchMode=yes",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    env.pop("SSH_ASKPASS", None)
+    return env
+
+
+class _Git:
+    def __init__(self, url: str, env: dict[str, str], deadline: float) -> None:
+        self.url = url
+        self.env = env
+        self.deadline = deadline
+
+    def run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise IntakeError(f"git took too long fetching {redact(self.url)}")
+        try:
+            done = run_bounded(["git", *args], timeout=remaining, env=self.env)
+        except subprocess.TimeoutExpired:
+            raise IntakeError(f"git took too long fetching {redact(self.url)}") from None
+        if check and done.returncode != 0:
+            raise IntakeError(f"git {args[0]} failed for {redact(self.url)}: {self.why(done)}")
+        return done
+
+    def why(self, done: subprocess.CompletedProcess[bytes]) -> str:
+        text = done.stderr.decode("utf-8", "replace").strip()[-_MAX_STDERR:]
+        text = text.replace(self.url, redact(self.url))
+        return text or f"exit status {done.returncode}"
