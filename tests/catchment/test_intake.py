@@ -520,3 +520,15 @@ def test_pond_source_counts_its_bytes() -> None:
     assert isinstance(source, PondSource)
     assert source.total_bytes == sum(len(text.encode()) for text in GOOD.values())
     assert source.origin == "upload" and source.commit is None
+
+
+def test_redeploy_without_an_atomic_exchange_falls_back_to_two_renames(
+    layout: RootLayout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duckstring.catchment import intake
+
+    monkeypatch.setattr(intake, "_exchange", lambda first, second: False)
+    changed = RIPPLES.replace("def totals", "def grand_totals")
+    folder = store_version(layout, read_upload(make_zip({**GOOD, "src/pond.py": changed})))
+    assert (folder / "src" / "pond.py").read_text() == changed
+    assert sorted(p.name for p in layout.pond("sales").iterdir()) == ["1.2.0"]
