@@ -102,12 +102,11 @@ def layout(tmp_path: Path) -> RootLayout:
 @functools.cache
 def zeros_zip(size: int, name: str = "data.bin") -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    # Level 1 is 4x faster on zeros and still a bomb: 200 MiB in under 1 MiB.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for entry, text in GOOD.items():
             archive.writestr(entry, text)
-        info = zipfile.ZipInfo(name)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with archive.open(info, "w") as stream:
+        with archive.open(name, "w") as stream:
             block = bytes(MiB)
             for _ in range(size // MiB):
                 stream.write(block)
