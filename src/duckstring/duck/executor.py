@@ -1,0 +1,663 @@
+"""The coordinator of a Duck: one thread that owns the Ripple graph and the ledger.
+
+Everything that changes state arrives on one queue and is handled in order, on one thread:
+commands from the Catchment (``begin_run``, ``shutdown``), the outcome of each Ripple attempt
+(from the thread pool that runs Ripple functions) and the end of each export. Handling an item
+writes the ledger and the events that report it in one transaction, then starts every Ripple
+that became due, at once: there is no sleep anywhere between a command and the first Ripple.
+
+Run endings (completed after export, or failed) go through one ordered lane, a single export
+thread, so the Catchment hears about Pond Runs in the order their freshness was reached.
+
+The class knows nothing of HTTP: tests drive it with :meth:`Executor.submit` and read the ledger.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
+from typing import Any, Protocol, cast
+
+import duckdb
+
+from duckstring.duck import protocol
+from duckstring.duck.ledger import (
+    COMPLETED,
+    FAILED,
+    INTERRUPTED,
+    RUNNING,
+    SUCCESS,
+    Ledger,
+    RunRow,
+)
+from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown, event_id
+from duckstring.duck.records import (
+    EXPORTING,
+    FAILING,
+    Attempt,
+    Outcome,
+    RunsEnded,
+    RunState,
+    Stop,
+    one_line,
+    reshaped_in_flight,
+)
+from duckstring.duck.versions import VersionCode, load_version
+from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
+from duckstring.engine.pond import FORCE
+from duckstring.engine.ripples import RetryRipple, RippleGraph
+from duckstring.layout import RootLayout
+from duckstring.pond.export import export_tables
+from duckstring.pond.handle import swap_lock_for
+from duckstring.pond.isolation import ModuleImportError, user_traceback
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_STALLED = 4
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass
+class _Counters:
+    submitted: int = 0
+    handled: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Clock(Protocol):
+    def now(self) -> Micros: ...
+
+
+class Executor:
+    """Runs the Pond Runs of one line: its graph, its versions, its Ripples and its ledger.
+
+    ``on_event`` is called (from the coordinator thread) after events were committed to the
+    outbox, so a sender can wake up. ``stall`` is how long outstanding work may sit with no
+    Ripple running before the Duck reports itself stalled.
+    """
+
+    def __init__(
+        self,
+        layout: RootLayout,
+        pond: str,
+        major: int,
+        *,
+        duck_id: str = "duck",
+        max_threads: int | None = None,
+        stall: float = 30.0,
+        clock: Clock | None = None,
+        on_event: Callable[[], None] = lambda: None,
+        log: Callable[[str], None] = stderr_log,
+    ) -> None:
+        self.layout = layout
+        self.pond = pond
+        self.major = major
+        self.duck_id = duck_id
+        self.stall = stall
+        self.clock: Clock = clock or SystemClock()
+        self.on_event = on_event
+        self.log = log
+        layout.line(pond, major).mkdir(parents=True, exist_ok=True)
+        self.ledger = Ledger(layout.ledger(pond, major))
+        self.con = duckdb.connect(str(layout.registry(pond, major)))
+        self.swap_lock = swap_lock_for(self.con)
+        self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
+        # The lane: exports, and failures queued behind them, end runs one at a time in order.
+        self.lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lane")
+        self.queue: SimpleQueue[Any] = SimpleQueue()
+        self.codes: dict[str, VersionCode] = {}
+        self.graph: RippleGraph | None = None
+        self.graph_seq = -1
+        self.runs: dict[int, RunState] = {}
+        self.latest: RunState | None = None
+        #: Forced runs in flight, by seq; they complete by seq once every Ripple re-ran.
+        self.forced: dict[int, Micros] = {}
+        self.running: dict[int, Attempt] = {}
+        self.lane_pending = 0
+        self.stopping = False
+        self.exit_code: int | None = None
+        self.failure: str | None = None
+        self.unrecorded: DuckEvent | None = None
+        self._tokens = 0
+        self._idle_since: float | None = None
+        self._counters = _Counters()
+        self._calls = 0  # Ripple functions executing on pool threads right now
+        self._closing = False
+        self._settled = threading.Condition()
+        self._has_work = False
+        self._thread: threading.Thread | None = None
+        self._restore()
+
+    # -- restore ---------------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Pick up where an earlier Duck of this line left its ledger."""
+        now = self.clock.now()
+        if self.ledger.interrupt_orphans(now):
+            self._say("attempts of a stopped Duck ended interrupted")
+        self.ledger.prune_sent(now - 7 * DAY)
+        completed = [
+            run.f for run in self.ledger.runs(COMPLETED) if run.kind != FORCE and run.f != NEVER
+        ]
+        self.end_f: Micros = max(completed, default=NEVER)
+        self.start_f: Micros = self.end_f
+        self.restored_end = self.ledger.ripple_end_fs()
+        for row in self.ledger.runs(RUNNING):
+            self.runs[row.seq] = RunState(row.seq, row.f, row.version, row.kind, dormant=True)
+
+    # -- driving it --------------------------------------------------------------------------------
+
+    def start(self) -> threading.Thread:
+        """Run the coordinator on its own thread."""
+        self._thread = threading.Thread(target=self.run, name="duck-coordinator", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def join(self, timeout: float | None = None) -> int | None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.exit_code
+
+    def submit(self, command: BeginRun | Shutdown) -> None:
+        """Hand a command from the Catchment to the coordinator (any thread)."""
+        with self._counters.lock:
+            self._counters.submitted += 1
+        self.queue.put(command)
+
+    def shutdown(self) -> None:
+        """Start nothing new, finish the running Ripples and their reports, then stop."""
+        self.submit(Shutdown(reason="shutdown"))
+
+    def terminate(self) -> None:
+        """Stop now and report nothing new. Safe to call from a signal handler."""
+        self.queue.put(Stop(terminate=True))
+
+    @property
+    def outstanding(self) -> bool:
+        """Whether this Duck holds work it has not finished (a run, a Ripple or a report), as
+        of the coordinator's last step; safe to read from any thread."""
+        return self._has_work
+
+    def _work_outstanding(self) -> bool:
+        return bool(
+            self.running or self.lane_pending or any(not r.dormant for r in self.runs.values())
+        )
+
+    @property
+    def calls_running(self) -> int:
+        """Ripple functions still executing (after a terminate, nobody waits for them)."""
+        with self._counters.lock:
+            return self._calls
+
+    @property
+    def busy(self) -> bool:
+        """Whether a Ripple is running."""
+        return bool(self.running)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every submitted command was handled and no work is outstanding."""
+
+        def idle() -> bool:
+            with self._counters.lock:
+                handled = self._counters.handled == self._counters.submitted
+            return self.exit_code is not None or (handled and not self.outstanding)
+
+        with self._settled:
+            return self._settled.wait_for(idle, timeout)
+
+    def close(self) -> bool:
+        """Release the pools, the working database and the ledger. True when Ripple functions
+        are still executing (they cannot be interrupted; only the process exit ends them)."""
+        with self._counters.lock:
+            self._closing = True
+            still_running = self._calls > 0
+        self.pool.shutdown(wait=not still_running, cancel_futures=True)
+        self.lane.shutdown(wait=not still_running, cancel_futures=True)
+        if not still_running:
+            self.con.close()
+        self.ledger.close()
+        return still_running
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """The coordinator loop; returns the Duck's exit code."""
+        try:
+            code = self._loop()
+        except BaseException as error:
+            self.failure = one_line(error)
+            self.report_worker_error(
+                f"internal error: {self.failure}", "".join(traceback.format_exception(error))
+            )
+            code = EXIT_ERROR
+        self.exit_code = code
+        with self._settled:
+            self._settled.notify_all()
+        return code
+
+    def _loop(self) -> int:
+        while True:
+            try:
+                item = self.queue.get(timeout=self._stall_wait())
+            except Empty:
+                item = None
+            if isinstance(item, Stop):
+                return EXIT_OK
+            if item is not None:
+                self._handle(item)
+            if not self.stopping:
+                self._pump()
+            self._has_work = self._work_outstanding()
+            if isinstance(item, BeginRun | Shutdown):  # counted once its effects are visible
+                with self._counters.lock:
+                    self._counters.handled += 1
+            if self.stopping and not self.running and not self.lane_pending:
+                return EXIT_OK
+            if self._stalled():
+                self.failure = (
+                    f"stalled: outstanding work but no Ripple running for {self.stall:g} s"
+                )
+                self.report_worker_error(self.failure, None)
+                return EXIT_STALLED
+            with self._settled:
+                self._settled.notify_all()
+
+    def _handle(self, item: object) -> None:
+        if isinstance(item, Outcome):
+            self._attempt_ended(item)
+        elif isinstance(item, RunsEnded):
+            self._runs_ended(item)
+        elif isinstance(item, BeginRun):
+            self._begin_run(item)
+        elif isinstance(item, Shutdown):
+            self.stopping = True
+        else:
+            raise TypeError(f"the coordinator cannot handle {item!r}")
+
+    def _stall_wait(self) -> float | None:
+        if self._idle_since is None:
+            return None
+        return max(0.0, self.stall - (time.monotonic() - self._idle_since))
+
+    def _stalled(self) -> bool:
+        if not self._has_work or self.running or self.lane_pending:
+            self._idle_since = None
+            return False
+        if self._idle_since is None:
+            self._idle_since = time.monotonic()
+            return self.stall <= 0
+        return time.monotonic() - self._idle_since >= self.stall
+
+    # -- begin_run ---------------------------------------------------------------------------------
+
+    def _begin_run(self, command: BeginRun) -> None:
+        known = self.runs.get(command.seq)
+        if known is not None and not known.dormant:
+            return  # already in hand; its events are on their way
+        if self.stopping:
+            self._say(f"shutting down, not beginning run {command.seq}")
+            return
+        row = self.ledger.run(command.seq)
+        if row is not None and row.status != RUNNING:
+            self._resend_ending(row)
+            return
+        now = self.clock.now()
+        try:
+            code = self._code(command.version)
+        except Exception as error:
+            self._cannot_begin(command, error, now)
+            return
+        run = RunState(command.seq, command.f, command.version, command.kind)
+        self.runs[run.seq] = run
+        self.ledger.begin_run(
+            RunRow(run.seq, run.f, run.version, run.kind, command.immediate_retries, RUNNING), now
+        )
+        self._shape_graph(code, run)
+        graph = self.graph
+        assert graph is not None
+        prior = self.ledger.attempts(run.seq) if row is not None else []
+        succeeded = {a.ripple for a in prior if a.status == SUCCESS and a.f == run.f}
+        if run.kind == FORCE:
+            graph.force(run.f, command.immediate_retries)
+            self.forced[run.seq] = run.f
+            for name in succeeded & graph.nodes.keys():
+                graph.nodes[name].force_f = None  # re-ran already before a restart
+        else:
+            # Ripples that succeeded at this f before a restart hold it already (restored from
+            # the ledger when the graph was made), so the stamp passes them by.
+            graph.stamp(run.f, command.immediate_retries)
+        # Whoever feeds this run's roots began at least at its freshness.
+        self.start_f = max(self.start_f, run.f)
+        if prior:
+            # A re-dispatched run continues its attempt numbers and its spent budget.
+            for name in {a.ripple for a in prior}:
+                graph.attempts[(run.f, name)] = sum(1 for a in prior if a.ripple == name)
+            spent = sum(1 for a in prior if a.status == FAILED and a.error != INTERRUPTED)
+            graph.budgets[run.f] = max(0, command.immediate_retries - spent)
+        self._check_completion()
+
+    def _code(self, version: str) -> VersionCode:
+        code = self.codes.get(version)
+        if code is None:
+            code = load_version(
+                self.layout, self.pond, self.major, version, self.con, self.swap_lock
+            )
+            self.codes[version] = code
+        return code
+
+    def _cannot_begin(self, command: BeginRun, error: Exception, now: Micros) -> None:
+        """The run's code does not load: the run fails (the Duck itself is fine)."""
+        message = f"cannot load version {command.version}: {one_line(error)}"
+        trace = error.traceback_text if isinstance(error, ModuleImportError) else None
+        event = self._event(
+            protocol.RUN_FAILED, now, seq=command.seq, f=command.f, error=message, traceback=trace
+        )
+        self.runs.pop(command.seq, None)
+        self.ledger.begin_run(
+            RunRow(
+                command.seq,
+                command.f,
+                command.version,
+                command.kind,
+                command.immediate_retries,
+                RUNNING,
+            ),
+            now,
+        )
+        self.ledger.finish_runs([command.seq], FAILED, now, [event], message)
+        self.on_event()
+
+    def _resend_ending(self, row: RunRow) -> None:
+        """A run this line already finished was dispatched again: say again how it ended."""
+        kind = protocol.RUN_COMPLETED if row.status == COMPLETED else protocol.RUN_FAILED
+        if not self.ledger.resend(event_id(kind, row.seq)):
+            self.ledger.add_events(
+                [self._event(kind, self.clock.now(), seq=row.seq, f=row.f, error=row.error)]
+            )
+        self.on_event()
+
+    def _shape_graph(self, code: VersionCode, run: RunState) -> None:
+        """The graph follows the code of the newest run begun."""
+        if self.latest is None or run.seq >= self.latest.seq:
+            self.latest = run
+        if self.graph is None:
+            self.graph = RippleGraph(code.specs)
+            for name, node in self.graph.nodes.items():
+                end_f = self.restored_end.get(name, NEVER)
+                node.start_f = node.end_f = end_f
+            self.graph_seq = run.seq
+            return
+        if run.seq < self.graph_seq:
+            return
+        self.graph_seq = run.seq
+        if list(code.specs) != self.graph.specs():
+            self.graph = reshaped_in_flight(self.graph, code.specs)
+
+    # -- Ripples -----------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        if self.graph is None:
+            return
+        for name, f in self.graph.due(self.start_f):
+            self._start(name, f)
+
+    def _start(self, name: str, f: Micros) -> None:
+        graph = self.graph
+        assert graph is not None
+        graph.start(name, f)
+        number = graph.attempt_of(name, f)
+        run = self._run_of(f, forcing=graph.nodes[name].forcing)
+        code = self.codes[run.version]
+        function = code.function(name)
+        if function is None:  # a Ripple the run's version lacks: take the newest code
+            assert self.latest is not None
+            code = self.codes[self.latest.version]
+            function = code.function(name)
+        attempt = Attempt(run.seq, f, name, number, code)
+        now = self.clock.now()
+        started = self._ripple_event(protocol.RIPPLE_STARTED, now, attempt)
+        self.ledger.start_attempt(run.seq, f, name, number, now, started)
+        self.on_event()
+        self._tokens += 1
+        token = self._tokens
+        self.running[token] = attempt
+        self.pool.submit(self._call, token, attempt, function)
+
+    def _run_of(self, f: Micros, *, forcing: bool) -> RunState:
+        """The run a Ripple Run at ``f`` belongs to."""
+        live = [r for r in self.runs.values() if r.status == RUNNING and not r.dormant]
+        choices = (
+            [r for r in live if r.kind == FORCE and r.f <= f] if forcing else [],
+            [r for r in live if r.kind != FORCE and r.f == f],
+            [r for r in live if r.kind != FORCE and r.f <= f],
+            live,
+        )
+        for candidates in choices:
+            if candidates:
+                return max(candidates, key=lambda r: r.seq)
+        assert self.latest is not None
+        return self.latest
+
+    def _call(self, token: int, attempt: Attempt, function: Callable[[Any], Any] | None) -> None:
+        """Run one Ripple attempt (on a pool thread) and queue its outcome."""
+        with self._counters.lock:
+            if self._closing:
+                return  # the Duck stopped before this attempt got a thread
+            self._calls += 1
+        outcome = Outcome(token, attempt)
+        try:
+            if function is None:
+                raise LookupError(f"no code for Ripple {attempt.ripple!r}")
+            handle = attempt.code.base.for_thread()
+            try:
+                function(handle)
+            finally:
+                handle.con.close()
+        except BaseException as error:
+            outcome = Outcome(token, attempt, one_line(error), user_traceback(error))
+        finally:
+            with self._counters.lock:
+                self._calls -= 1
+        self.queue.put(outcome)
+
+    def _attempt_ended(self, outcome: Outcome) -> None:
+        attempt = self.running.pop(outcome.token)
+        graph = self.graph
+        node = graph.nodes.get(attempt.ripple) if graph is not None else None
+        ours = graph is not None and node is not None and node.busy
+        now = self.clock.now()
+        if outcome.error is None:
+            event = self._ripple_event(protocol.RIPPLE_SUCCEEDED, now, attempt)
+            self.ledger.finish_attempt(
+                attempt.seq, attempt.ripple, attempt.attempt, SUCCESS, now, [event]
+            )
+            self.on_event()
+            if ours:
+                assert graph is not None
+                graph.finish(attempt.ripple)
+            self._check_completion()
+            return
+        retrying = False
+        failed_f = attempt.f
+        if ours:
+            assert graph is not None
+            result = graph.fail(attempt.ripple)
+            retrying = isinstance(result, RetryRipple)
+            failed_f = result.f
+        elif graph is not None:  # a Ripple the current code no longer has
+            graph.drop_runs_through(attempt.f)
+        event = self._ripple_event(
+            protocol.RIPPLE_FAILED,
+            now,
+            attempt,
+            retrying=retrying,
+            error=outcome.error,
+            traceback=outcome.traceback,
+        )
+        self.ledger.finish_attempt(
+            attempt.seq,
+            attempt.ripple,
+            attempt.attempt,
+            FAILED,
+            now,
+            [event],
+            outcome.error,
+            outcome.traceback,
+        )
+        self.on_event()
+        if not retrying:
+            self._fail_runs(failed_f, attempt.seq, outcome.error, outcome.traceback)
+        self._check_completion()
+
+    # -- run endings -------------------------------------------------------------------------------
+
+    def _check_completion(self) -> None:
+        """Runs the Ripples completed go to the lane: exported, then reported completed."""
+        graph = self.graph
+        if graph is None:
+            return
+        end_f = graph.leaves_end_f()
+        if end_f > self.end_f:
+            self.end_f = end_f
+            graph.settle(end_f)
+        # Every run at or below the Pond's freshness is done (the newest covers older ones).
+        covered = [
+            r
+            for r in self.runs.values()
+            if r.status == RUNNING and r.kind != FORCE and r.f <= self.end_f
+        ]
+        if covered:
+            exact = [r for r in covered if r.f == self.end_f] or covered
+            reporting = max(exact, key=lambda r: r.seq).seq
+            self._export([r.seq for r in covered], self.end_f, reporting)
+        if self.forced and graph.forced_done():
+            seqs = sorted(self.forced)
+            self.forced.clear()
+            self._export(seqs, max(self.runs[s].f for s in seqs), seqs[-1], forced=True)
+
+    def _export(self, seqs: list[int], f: Micros, reporting: int, *, forced: bool = False) -> None:
+        for seq in seqs:
+            self.runs[seq].status = EXPORTING
+        self.lane_pending += 1
+        self.lane.submit(self._publish, RunsEnded(tuple(seqs), f, reporting, forced))
+
+    def _publish(self, ending: RunsEnded) -> None:
+        """On the lane: export every table of the line, then queue the runs' ending."""
+        try:
+            export_tables(self.con, self.layout.data(self.pond, self.major))
+        except BaseException as error:
+            ending = RunsEnded(
+                ending.seqs,
+                ending.f,
+                ending.reporting_seq,
+                ending.forced,
+                f"export failed: {one_line(error)}",
+                "".join(traceback.format_exception(error)),
+            )
+        self.queue.put(ending)
+
+    def _fail_runs(self, f: Micros, seq: int, error: str | None, trace: str | None) -> None:
+        """The run at ``f`` spent its budget: it fails, with every run at or below it (the
+        graph dropped what they still owed). Reported behind the exports already queued."""
+        failing = [r for r in self.runs.values() if r.status == RUNNING and r.f <= f]
+        if not failing:
+            return
+        for run in failing:
+            run.status = FAILING
+            self.forced.pop(run.seq, None)
+        seqs = tuple(sorted(r.seq for r in failing))
+        reporting = seq if seq in seqs else seqs[-1]
+        self.lane_pending += 1
+        self.lane.submit(self.queue.put, RunsEnded(seqs, f, reporting, False, error, trace))
+
+    def _runs_ended(self, ending: RunsEnded) -> None:
+        self.lane_pending -= 1
+        now = self.clock.now()
+        if ending.error is None:
+            if ending.forced:
+                events = [
+                    self._event(protocol.RUN_COMPLETED, now, seq=seq, f=self.runs[seq].f)
+                    for seq in ending.seqs
+                ]
+            else:
+                events = [
+                    self._event(protocol.RUN_COMPLETED, now, seq=ending.reporting_seq, f=ending.f)
+                ]
+            self.ledger.finish_runs(ending.seqs, COMPLETED, now, events)
+        else:
+            event = self._event(
+                protocol.RUN_FAILED,
+                now,
+                seq=ending.reporting_seq,
+                f=ending.f,
+                error=ending.error,
+                traceback=ending.traceback,
+            )
+            self.ledger.finish_runs(ending.seqs, FAILED, now, [event], ending.error)
+        for seq in ending.seqs:
+            self.runs.pop(seq, None)
+        self.on_event()
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _say(self, message: str) -> None:
+        self.log(f"duck {self.pond}@{self.major}: {message}")
+
+    def _event(
+        self,
+        kind: str,
+        at: Micros,
+        *,
+        seq: int | None = None,
+        ripple: str | None = None,
+        attempt: int | None = None,
+        **fields: Any,
+    ) -> DuckEvent:
+        if ripple is not None:
+            identity = event_id(kind, seq, ripple, attempt)
+        elif seq is not None:
+            identity = event_id(kind, seq)
+        else:
+            identity = event_id(kind, self.duck_id, at)
+        return DuckEvent(
+            id=identity,
+            type=cast(Any, kind),  # one of the protocol's event types
+            at=at,
+            seq=seq,
+            ripple=ripple,
+            attempt=attempt,
+            **fields,
+        )
+
+    def _ripple_event(self, kind: str, at: Micros, attempt: Attempt, **fields: Any) -> DuckEvent:
+        return self._event(
+            kind,
+            at,
+            seq=attempt.seq,
+            f=attempt.f,
+            ripple=attempt.ripple,
+            attempt=attempt.attempt,
+            **fields,
+        )
+
+    def report_worker_error(self, message: str, trace: str | None) -> None:
+        """Put a ``worker_error`` in the outbox. If the ledger itself is the problem, the event
+        is kept in :attr:`unrecorded` for the host to send directly."""
+        event = self._event(protocol.WORKER_ERROR, self.clock.now(), error=message, traceback=trace)
+        self._say(message)
+        try:
+            self.ledger.add_events([event])
+        except Exception as error:
+            self._say(f"cannot record the worker error: {one_line(error)}")
+            self.unrecorded = event
+            return
+        self.on_event()
