@@ -1,0 +1,110 @@
+"""The Duck's HTTP side: long-poll the Catchment for commands and post events to it.
+
+The Duck always dials the Catchment, never the reverse. Every request carries the Duck's
+identity header, the bearer key when there is one, and any extra headers the Duck was given (a
+platform gate in front of the Catchment, say). Failures come back classified: a Catchment that
+cannot be reached or answers 5xx is :class:`Unreachable` (back off, try again, forever); one that
+refuses the request (401, 404, 422 …) is :class:`Rejected` (say so, keep the events, try later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+from pydantic import ValidationError
+
+from duckstring.duck.protocol import DUCK_HEADER, BeginRun, Jobs, Shutdown
+
+
+class Unreachable(Exception):
+    """The Catchment did not answer usefully (connection error, timeout, 5xx)."""
+
+
+class Rejected(Exception):
+    """The Catchment answered, and refused (4xx, or a body this Duck cannot read)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"HTTP {status}: {detail}")
+
+
+class CatchmentClient:
+    """Requests of one Duck line to one Catchment. Use one per thread."""
+
+    def __init__(
+        self,
+        url: str,
+        pond: str,
+        major: int,
+        duck_id: str,
+        *,
+        api_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        poll_wait: float = 25.0,
+    ) -> None:
+        self.duck_id = duck_id
+        self.poll_wait = poll_wait
+        base = f"{url.rstrip('/')}/api/duck/{pond}/{major}"
+        all_headers = {**(headers or {}), DUCK_HEADER: duck_id}
+        if api_key:
+            all_headers["Authorization"] = f"Bearer {api_key}"
+        # A long poll may legitimately take ``poll_wait``; allow the answer some slack on top.
+        timeout = httpx.Timeout(connect=5.0, read=poll_wait + 10.0, write=10.0, pool=5.0)
+        self._http = httpx.Client(base_url=base, headers=all_headers, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def jobs(self) -> list[BeginRun | Shutdown]:
+        """Commands waiting for this Duck: as soon as one exists, or none after the wait."""
+        response = self._request(
+            "GET", "/jobs", params={"duck": self.duck_id, "wait": self.poll_wait}
+        )
+        try:
+            return Jobs.model_validate_json(response.content).commands
+        except ValidationError as error:
+            raise Rejected(response.status_code, f"unreadable jobs answer: {error}") from None
+
+    def send(self, body: bytes) -> None:
+        """Post one ``Events`` batch (already serialised JSON)."""
+        self._request("POST", "/events", content=body, headers={"Content-Type": "application/json"})
+
+    def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
+        except httpx.HTTPError as error:
+            raise Unreachable(f"{type(error).__name__}: {error}") from None
+        if response.status_code >= 500:
+            raise Unreachable(f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise Rejected(response.status_code, _detail(response))
+        return response
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:200]
+    return str(body)[:200]
+
+
+class Backoff:
+    """Exponential delays between retries, from ``first`` up to ``limit`` seconds."""
+
+    def __init__(self, first: float = 0.05, limit: float = 3.0) -> None:
+        self.first = first
+        self.limit = limit
+        self._next = first
+
+    def reset(self) -> None:
+        self._next = self.first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.limit)
+        return delay

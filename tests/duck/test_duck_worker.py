@@ -1,0 +1,238 @@
+"""``run_duck`` and ``python -m duckstring.duck`` against a stand-in Catchment: the long poll,
+the outbox over HTTP through outages and refusals, heartbeats, the line lock, SIGTERM, and the
+worker errors a Duck reports about itself."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from duck_fake_catchment import FakeCatchment
+from duck_support import NAME, Line, begin, wait_until
+
+from duckstring.duck.ledger import Ledger
+from duckstring.duck.protocol import DUCK_HEADER, Shutdown
+from duckstring.duck.worker import DuckConfig, acquire_line_lock, run_duck
+from duckstring.engine.ripples import RippleGraph
+
+F1 = 1_767_225_600_000_000
+
+RUN_1 = [
+    "ripple_started:1:a:0",
+    "ripple_succeeded:1:a:0",
+    "ripple_started:1:b:0",
+    "ripple_succeeded:1:b:0",
+    "ripple_started:1:c:0",
+    "ripple_succeeded:1:c:0",
+    "run_completed:1",
+]
+
+
+@pytest.fixture
+def catchment() -> Iterator[FakeCatchment]:
+    fake = FakeCatchment()
+    yield fake
+    fake.close()
+
+
+def spawn(line: Line, url: str, *extra: str, key: str | None = None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DUCKSTRING_API_KEY"}
+    if key is not None:
+        env["DUCKSTRING_API_KEY"] = key
+    command = [sys.executable, "-m", "duckstring.duck", "--root", str(line.root)]
+    command += ["--pond", NAME, "--major", "1", "--url", url, *extra]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+class InProcess:
+    """``run_duck`` on a thread of the test process (no signal handling there)."""
+
+    def __init__(self, config: DuckConfig) -> None:
+        self.code: int | None = None
+        self.thread = threading.Thread(target=self._run, args=(config,), daemon=True)
+        self.thread.start()
+
+    def _run(self, config: DuckConfig) -> None:
+        self.code = run_duck(config)
+
+    def join(self, timeout: float = 10.0) -> int | None:
+        self.thread.join(timeout)
+        return self.code
+
+
+def config(line: Line, url: str, **options: object) -> DuckConfig:
+    return DuckConfig(root=line.root, pond=NAME, major=1, url=url, **options)  # type: ignore[arg-type]
+
+
+def test_duck_process_runs_a_job_and_reports_it(line: Line, catchment: FakeCatchment) -> None:
+    duck = spawn(line, catchment.url, "--duck-id", "d1", "--heartbeat", "0.1", key="s3cret")
+    try:
+        line.hold("b")
+        catchment.wait_for_poll()
+        posted = catchment.post(begin(1, F1))
+        wait_until(lambda: bool(line.calls("b")))
+        catchment.wait_for(lambda events: any(e["type"] == "heartbeat" for e in events))
+        line.release("b")
+        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        latency = line.calls("a")[0] - posted
+        print(f"command posted -> first Ripple call over HTTP: {latency * 1000:.1f} ms")
+        assert latency < 1.0  # includes importing the version's code the first time
+
+        assert catchment.ids() == RUN_1
+        beats = [e for e in catchment.events if e["type"] == "heartbeat"]
+        assert beats and beats[0]["busy"] is True
+        for headers in catchment.headers:
+            assert headers["Authorization"] == "Bearer s3cret"
+            assert headers[DUCK_HEADER] == "d1"
+        with open(f"/proc/{duck.pid}/cmdline", "rb") as cmdline:
+            assert b"s3cret" not in cmdline.read()
+        assert line.parquet("c").exists()
+
+        catchment.post(Shutdown())
+        assert duck.wait(10) == 0
+    finally:
+        line.release("b")
+        if duck.poll() is None:
+            duck.kill()
+            duck.wait()
+
+
+def test_second_duck_on_a_line_refuses_to_start(line: Line, catchment: FakeCatchment) -> None:
+    lock = acquire_line_lock(line.layout.duck_lock(NAME, 1))  # this process is the first Duck
+    try:
+        second = spawn(line, catchment.url)
+        _, stderr = second.communicate(timeout=20)
+    finally:
+        lock.close()
+    assert second.returncode == 3
+    assert "exactly one Duck may work a line" in stderr
+    assert f"pid {os.getpid()}" in stderr  # it names the holder
+    assert not line.layout.ledger(NAME, 1).exists()  # it opened nothing
+
+
+def test_sigint_is_ignored_and_sigterm_stops_a_busy_duck_promptly(
+    line: Line, catchment: FakeCatchment
+) -> None:
+    duck = spawn(line, catchment.url)
+    try:
+        line.hold("b")
+        catchment.post(begin(1, F1))
+        wait_until(lambda: bool(line.calls("b")))
+        catchment.wait_for(lambda events: "ripple_started:1:b:0" in [e["id"] for e in events])
+        duck.send_signal(signal.SIGINT)  # a Ctrl-C meant for the Catchment's terminal
+        time.sleep(0.2)
+        assert duck.poll() is None
+        stopped = time.monotonic()
+        duck.send_signal(signal.SIGTERM)
+        assert duck.wait(5) == 0
+        assert time.monotonic() - stopped < 3.0  # b is still held: nobody waited for it
+        assert "ripple_succeeded:1:b:0" not in catchment.ids()
+    finally:
+        line.release("b")
+        if duck.poll() is None:
+            duck.kill()
+            duck.wait()
+
+
+def test_events_wait_out_an_outage_and_a_refusal(line: Line, catchment: FakeCatchment) -> None:
+    catchment.refuse(503, 503, 502, 401, 503)
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0))
+    catchment.post(begin(1, F1))
+    catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+    assert catchment.refused == 5
+    assert catchment.ids() == RUN_1
+    assert sorted(catchment.received) == sorted(RUN_1)  # each sent once it got through
+    catchment.post(Shutdown())
+    assert duck.join() == 0
+    ledger = Ledger(line.layout.ledger(NAME, 1))
+    try:
+        assert ledger.unsent_count() == 0
+    finally:
+        ledger.close()
+
+
+def test_events_buffered_while_the_catchment_is_away_go_out_with_the_next_duck(
+    line: Line, catchment: FakeCatchment
+) -> None:
+    catchment.refuse(*[503] * 1000)  # events never get through to this Duck
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0, flush=0.5))
+    catchment.post(begin(1, F1))
+    wait_until(lambda: line.parquet("c").exists())
+    catchment.post(Shutdown())
+    started = time.monotonic()
+    assert duck.join(20) == 0
+    assert time.monotonic() - started < 3  # the flush is bounded
+    assert catchment.events == []
+
+    catchment.refusals.clear()
+    again = InProcess(config(line, catchment.url, poll_wait=1.0))
+    catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+    assert catchment.ids() == RUN_1
+    catchment.post(Shutdown())
+    assert again.join() == 0
+
+
+def test_stalled_duck_reports_itself_and_exits_nonzero(
+    line: Line, catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RippleGraph, "due", lambda self, start_f: [])
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0, stall=0.3))
+    catchment.post(begin(1, F1))
+    assert duck.join() == 4
+    (event,) = catchment.events
+    assert event["type"] == "worker_error"
+    assert event["error"] == "stalled: outstanding work but no Ripple running for 0.3 s"
+
+
+def test_internal_error_is_reported_with_its_traceback(
+    line: Line, catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: Ledger, *args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Ledger, "start_attempt", broken)
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0))
+    catchment.post(begin(1, F1))
+    assert duck.join() == 1
+    (event,) = catchment.events
+    assert event["type"] == "worker_error"
+    assert event["error"] == "internal error: RuntimeError: disk on fire"
+    assert "raise RuntimeError" in event["traceback"]
+
+
+def test_config_keeps_the_key_out_of_its_repr(tmp_path: Path) -> None:
+    made = DuckConfig(root=tmp_path, pond=NAME, major=1, url="http://x", api_key="s3cret")
+    assert "s3cret" not in repr(made)
+
+
+def test_the_catchments_way_of_starting_a_duck_works(line: Line, catchment: FakeCatchment) -> None:
+    """A forkserver child with DuckDB and the worker preloaded, ``run_duck`` as its target, the
+    key in the (pickled) config and not in the environment."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["duckdb", "duckstring.duck.worker"])
+    made = config(line, catchment.url, api_key="k3y", duck_id="forked", poll_wait=2.0)
+    process = context.Process(target=run_duck, args=(made,), daemon=False)
+    process.start()
+    try:
+        catchment.wait_for_poll()
+        catchment.post(begin(1, F1))
+        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        assert catchment.ids() == RUN_1
+        assert {h["Authorization"] for h in catchment.headers} == {"Bearer k3y"}
+        catchment.post(Shutdown())
+        process.join(10)
+        assert process.exitcode == 0
+    finally:
+        if process.is_alive():
+            process.kill()
+            process.join()
