@@ -43,7 +43,15 @@ def _register_groups() -> None:
 
 
 #: Command-group modules under ``duckstring.cli``, in help order.
-_GROUPS: list[str] = ["pond", "puddle"]
+_GROUPS: list[str] = [
+    "demo",
+    "catchment",
+    "pond",
+    "deploy",
+    "puddle",
+    "trigger",
+    "query",
+]
 
 
 _register_groups()

@@ -1,0 +1,1 @@
+"""The Catchment: the server that decides when Ponds run, runs them in Ducks and serves the API."""

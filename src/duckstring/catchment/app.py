@@ -1,0 +1,62 @@
+"""The Catchment as an ASGI application (FastAPI)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+
+from duckstring import __version__
+from duckstring.catchment.models import Health
+from duckstring.catchment.routes import data, deploy, duck, ponds, runs
+from duckstring.catchment.routes.common import catchment_of, require_key
+from duckstring.catchment.service import Catchment, CatchmentConfig
+
+
+def create_app(config: CatchmentConfig) -> FastAPI:
+    """A Catchment serving ``config.root``; it starts with the ASGI lifespan."""
+    catchment = Catchment(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catchment.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            catchment.stop()
+
+    app = FastAPI(
+        title="Duckstring Catchment",
+        version=__version__,
+        summary="Decides when Ponds run, runs them in Ducks, publishes their tables.",
+        lifespan=lifespan,
+    )
+    app.state.catchment = catchment
+
+    @app.middleware("http")
+    async def learn_url(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if catchment.url is None:
+            catchment.learn_url(str(request.base_url))
+        return await call_next(request)
+
+    api = APIRouter(prefix="/api")
+
+    @api.get("/health", response_model=Health, tags=["catchment"])
+    def health(request: Request) -> Health:
+        """``ok`` when the server and its database answer."""
+        store = catchment_of(request).store
+        if store is None:
+            return Health(status="starting")
+        store.con.execute("SELECT 1").fetchone()
+        return Health()
+
+    protected = APIRouter(dependencies=[Depends(require_key)])
+    for module in (ponds, runs, deploy, data, duck):
+        protected.include_router(module.router)
+    api.include_router(protected)
+    app.include_router(api)
+    return app

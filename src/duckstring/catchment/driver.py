@@ -1,0 +1,310 @@
+"""The driver: the one place that changes the engine, persists it and acts on its effects.
+
+Everything runs on the server's event loop thread. An API command or a batch of worker events
+becomes one call of :meth:`Driver.apply`: the engine changes, the effects become history rows,
+the changed Ponds are saved — all in one SQLite transaction — and then begun runs are posted to
+their Ducks' queues. The driver wakes on its own only at the engine's next deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from duckstring.catchment.jobs import JobBoard
+from duckstring.catchment.launcher import Launcher
+from duckstring.catchment.store import Store
+from duckstring.catchment.store.db import Deployment
+from duckstring.duck import protocol
+from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
+from duckstring.engine.clock import NEVER, SECOND, Micros, SystemClock
+from duckstring.engine.core import Engine
+from duckstring.engine.effects import (
+    Effect,
+    RunBegan,
+    RunCompleted,
+    RunFailed,
+    RunKilled,
+    StopWorker,
+)
+from duckstring.engine.rows import restore
+
+log = logging.getLogger("duckstring.catchment")
+
+T = TypeVar("T")
+
+
+def split_line(line: str) -> tuple[str, int]:
+    name, _, major = line.rpartition("@")
+    return name, int(major)
+
+
+class Driver:
+    """Owns the engine of one Catchment."""
+
+    def __init__(
+        self,
+        store: Store,
+        launcher: Launcher,
+        board: JobBoard,
+        clock: SystemClock | None = None,
+        can_spawn: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.store = store
+        #: False until the Catchment knows the URL its Ducks dial back to.
+        self.can_spawn = can_spawn
+        self._deferred: set[str] = set()
+        self.launcher = launcher
+        self.board = board
+        self.clock = clock or SystemClock()
+        self.engine = Engine()
+        #: The selected deployment of every line.
+        self.lines: dict[str, Deployment] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: Micros | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._begun: list[RunBegan] = []
+        self._stops: list[str] = []
+        #: When each line's Duck last spoke (monotonic seconds), for silence detection.
+        self.last_seen: dict[str, float] = {}
+
+    # -- life ----------------------------------------------------------------------------------
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Rebuild the engine from the database and re-dispatch runs that were in flight."""
+        self._loop = loop
+        for deployment in self.store.active_deployments():
+            self.lines[deployment.line] = deployment
+        now = self.clock.now()
+        with self.store.transaction():
+            self.engine = restore(self.store.load_engine_rows(), now)
+            self._record(self.engine.drain(), now)
+            self.store.save_ponds(self.engine, self.engine.take_changed())
+        for line, run in self.engine.in_flight_runs():
+            deployment = self.lines.get(line)
+            if deployment is None:
+                continue
+            self._begun.append(
+                RunBegan(
+                    line,
+                    run.seq,
+                    run.f,
+                    0,
+                    run.kind,
+                    run.started_at,
+                    self.engine.pond(line).immediate_retries,
+                )
+            )
+        self._flush()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- the one way in --------------------------------------------------------------------------
+
+    def apply(self, operation: Callable[[Engine, Micros], T]) -> T:
+        """Run ``operation(engine, now)`` and everything it causes, atomically."""
+        now = self.clock.now()
+        with self.store.transaction():
+            result = operation(self.engine, now)
+            self._record(self.engine.drain(), now)
+            self.store.save_ponds(self.engine, self.engine.take_changed())
+        self._flush()
+        return result
+
+    def _record(self, effects: list[Effect], now: Micros) -> None:
+        store = self.store
+        for effect in effects:
+            if isinstance(effect, RunBegan):
+                name, major = split_line(effect.pond)
+                deployment = self.lines.get(effect.pond)
+                store.run_began(
+                    effect.pond,
+                    name,
+                    major,
+                    effect.seq,
+                    effect.f,
+                    None if deployment is None else deployment.version,
+                    effect.kind,
+                    effect.at,
+                )
+                self._begun.append(effect)
+            elif isinstance(effect, RunCompleted):
+                store.run_finished(effect.pond, effect.seq, "success", effect.at)
+            elif isinstance(effect, RunFailed):
+                store.run_finished(
+                    effect.pond, effect.seq, "failed", effect.at, effect.error, effect.traceback
+                )
+            elif isinstance(effect, RunKilled):
+                store.run_finished(effect.pond, effect.seq, "killed", effect.at, "killed")
+                store.fail_running_attempts(effect.pond, now, "killed")
+            elif isinstance(effect, StopWorker):
+                self._stops.append(effect.pond)
+
+    def _flush(self) -> None:
+        """Act on what the last transaction decided: kill, dispatch, stop idle Ducks, re-arm."""
+        stops, self._stops = self._stops, []
+        for line in stops:
+            self.board.clear(line)
+            self.launcher.kill(line)
+        begun, self._begun = self._begun, []
+        for run in begun:
+            self._dispatch(run)
+        self._stop_idle()
+        self._arm_timer()
+
+    def _dispatch(self, run: RunBegan) -> None:
+        deployment = self.lines.get(run.pond)
+        if deployment is None:
+            return
+        self.board.withdraw_shutdown(run.pond)
+        self.board.post(
+            run.pond,
+            BeginRun(
+                seq=run.seq,
+                f=run.f,
+                version=deployment.version,
+                kind=run.kind,
+                immediate_retries=run.immediate_retries,
+            ),
+        )
+        self.ensure_duck(run.pond)
+
+    def ensure_duck(self, line: str) -> None:
+        duck = self.launcher.ducks.get(line)
+        if duck is not None:
+            if duck.stopping and duck.process.is_alive():
+                return  # a new Duck starts when this one has exited (see duck_exited)
+            if duck.process.is_alive():
+                return
+        if not self.can_spawn():
+            self._deferred.add(line)
+            return
+        name, major = split_line(line)
+        duck = self.launcher.spawn(line, name, major)
+        if self._loop is not None:
+            self.last_seen[line] = self._loop.time()
+            sentinel = duck.process.sentinel
+            self._loop.add_reader(sentinel, self._on_exit, line, sentinel)
+
+    def spawn_deferred(self) -> None:
+        """The dial-back URL is known now: start the Ducks that waited for it."""
+        deferred, self._deferred = self._deferred, set()
+        for line in sorted(deferred):
+            self.ensure_duck(line)
+
+    def _on_exit(self, line: str, sentinel: int) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(sentinel)
+        duck = self.launcher.ducks.get(line)
+        stopping = duck is not None and duck.stopping
+        killed = duck is not None and duck.killed
+        code = self.launcher.reap(line)
+        self.duck_exited(line, code, expected=stopping or killed)
+
+    def duck_exited(self, line: str, code: int | None, *, expected: bool) -> None:
+        """A Duck process ended. Work it left unfinished fails; queued work gets a new Duck."""
+        p = self.engine.ponds.get(line)
+        if p is not None and not expected and p.runs:
+            message = (
+                f"the Duck of {line} exited with code {code}"
+                if code is None or code >= 0
+                else f"the Duck of {line} was killed by signal {-code}"
+            )
+
+            def fail(engine: Engine, now: Micros) -> None:
+                self.store.fail_running_attempts(line, now, message)
+                engine.worker_failed(line, now, message)
+
+            self.apply(fail)
+        if any(isinstance(c, BeginRun) for c in self.board.pending(line)):
+            self.ensure_duck(line)
+
+    def _stop_idle(self) -> None:
+        for line, duck in list(self.launcher.ducks.items()):
+            if duck.stopping or not duck.process.is_alive():
+                continue
+            p = self.engine.ponds.get(line)
+            if p is None:
+                continue
+            if p.runs or p.trigger is not None or p.has_demand:
+                continue
+            if any(isinstance(c, BeginRun) for c in self.board.pending(line)):
+                continue
+            duck.stopping = True
+            self.board.post(line, Shutdown(reason="idle"))
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def _arm_timer(self) -> None:
+        deadline = self.engine.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is None or self._loop is None:
+            return
+        delay = max(0.0, (deadline - self.clock.now()) / SECOND)
+        self._timer = self._loop.call_later(delay, self._on_deadline)
+
+    def _on_deadline(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        if self.clock.now() < (self.engine.next_deadline() or NEVER):
+            self._arm_timer()  # the loop's clock ran a little early
+            return
+        self.apply(lambda engine, now: engine.advance(now))
+
+    # -- worker events -------------------------------------------------------------------------
+
+    def duck_polled(self, line: str) -> None:
+        if self._loop is not None:
+            self.last_seen[line] = self._loop.time()
+
+    def duck_events(self, line: str, events: list[DuckEvent]) -> None:
+        """Apply a batch of a Duck's events; replays change nothing."""
+        if self._loop is not None:
+            self.last_seen[line] = self._loop.time()
+
+        def apply_all(engine: Engine, now: Micros) -> None:
+            for event in events:
+                if event.type == protocol.HEARTBEAT:
+                    continue
+                if not self.store.first_event(line, event.id):
+                    continue
+                self._apply_event(engine, line, event, now)
+
+        if line not in self.engine.ponds:
+            return
+        self.apply(apply_all)
+
+    def _apply_event(self, engine: Engine, line: str, event: DuckEvent, now: Micros) -> None:
+        store = self.store
+        seq = event.seq if event.seq is not None else 0
+        ripple = event.ripple or ""
+        attempt = event.attempt or 0
+        if event.type == protocol.RIPPLE_STARTED and event.f is not None:
+            store.attempt_started(line, seq, ripple, attempt, event.f, event.at)
+            engine.ripple_started(line, ripple, event.f, now)
+        elif event.type == protocol.RIPPLE_SUCCEEDED:
+            store.attempt_finished(line, seq, ripple, attempt, "success", event.at)
+            engine.ripple_succeeded(line, ripple, now)
+        elif event.type == protocol.RIPPLE_FAILED:
+            store.attempt_finished(
+                line, seq, ripple, attempt, "failed", event.at, event.error, event.traceback
+            )
+            engine.ripple_failed(line, ripple, now, retrying=event.retrying)
+        elif event.type == protocol.RUN_COMPLETED and event.f is not None:
+            engine.run_completed(line, event.f, now, seq=event.seq)
+        elif event.type == protocol.RUN_FAILED and event.f is not None:
+            engine.run_failed(line, event.f, now, event.error or "run failed", event.traceback)
+        elif event.type == protocol.WORKER_ERROR:
+            message = event.error or "the Duck reported an internal error"
+            store.fail_running_attempts(line, now, message)
+            engine.worker_failed(line, now, message)

@@ -1,0 +1,64 @@
+"""Per-line command queues that Ducks long-poll. A command reaches a waiting Duck at once."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from duckstring.duck.protocol import BeginRun, Shutdown
+
+Command = BeginRun | Shutdown
+
+
+@dataclass
+class _Line:
+    commands: list[Command] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class JobBoard:
+    """Commands waiting for each line's Duck."""
+
+    def __init__(self) -> None:
+        self._lines: dict[str, _Line] = {}
+
+    def _line(self, line: str) -> _Line:
+        entry = self._lines.get(line)
+        if entry is None:
+            entry = self._lines[line] = _Line()
+        return entry
+
+    def post(self, line: str, command: Command) -> None:
+        entry = self._line(line)
+        entry.commands.append(command)
+        entry.ready.set()
+
+    def pending(self, line: str) -> list[Command]:
+        return list(self._line(line).commands)
+
+    def withdraw_shutdown(self, line: str) -> bool:
+        """Take back an undelivered shutdown (new work arrived); True if there was one."""
+        entry = self._line(line)
+        kept = [c for c in entry.commands if not isinstance(c, Shutdown)]
+        withdrawn = len(kept) != len(entry.commands)
+        entry.commands = kept
+        if not kept:
+            entry.ready.clear()
+        return withdrawn
+
+    def clear(self, line: str) -> None:
+        entry = self._line(line)
+        entry.commands = []
+        entry.ready.clear()
+
+    async def take(self, line: str, wait: float) -> list[Command]:
+        """Every queued command, as soon as there is one, or none after ``wait`` seconds."""
+        entry = self._line(line)
+        if not entry.commands:
+            try:
+                await asyncio.wait_for(entry.ready.wait(), timeout=wait)
+            except TimeoutError:
+                return []
+        commands, entry.commands = entry.commands, []
+        entry.ready.clear()
+        return commands

@@ -1,0 +1,45 @@
+"""The worker protocol: Ducks long-poll for commands and post what happened."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from duckstring.catchment.models import Ok
+from duckstring.catchment.routes.common import catchment_of, driver_of
+from duckstring.duck.protocol import Events, Jobs
+
+router = APIRouter(prefix="/duck", tags=["worker protocol"])
+
+
+def _line(request: Request, name: str, major: int) -> str:
+    line = f"{name}@{major}"
+    if line not in driver_of(request).engine.ponds:
+        raise HTTPException(404, f"unknown line {line}")
+    return line
+
+
+@router.get("/{name}/{major}/jobs", response_model=Jobs)
+async def jobs(
+    request: Request,
+    name: str,
+    major: int,
+    duck: Annotated[str | None, Query(description="The polling Duck's id")] = None,
+    wait: Annotated[float, Query(ge=0, le=60)] = 25.0,
+) -> Jobs:
+    """Long poll: answered the moment a command exists, else after ``wait`` seconds."""
+    line = _line(request, name, major)
+    driver = driver_of(request)
+    driver.duck_polled(line)
+    commands = await catchment_of(request).board.take(line, wait)
+    driver.duck_polled(line)
+    return Jobs(commands=commands)
+
+
+@router.post("/{name}/{major}/events", response_model=Ok)
+def events(request: Request, name: str, major: int, body: Events) -> Ok:
+    """Progress of a Duck; each event id is applied once, so replays change nothing."""
+    line = _line(request, name, major)
+    driver_of(request).duck_events(line, body.events)
+    return Ok()

@@ -1,0 +1,129 @@
+"""One Catchment: its root, database, Ducks and driver, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from duckstring.catchment.driver import Driver
+from duckstring.catchment.jobs import JobBoard
+from duckstring.catchment.launcher import Launcher
+from duckstring.catchment.store import Store
+from duckstring.layout import RootLayout
+
+
+class RootBusy(RuntimeError):
+    """Another Catchment process already serves this root."""
+
+
+def check_root_free(root: Path) -> None:
+    """Raise :class:`RootBusy` if a Catchment serves ``root`` now (without taking it)."""
+    lock = RootLayout(root).lock
+    if not lock.exists():
+        return
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RootBusy(
+                f"another Catchment ({holder}) already serves {RootLayout(root).root}: "
+                "run exactly one Catchment process per root"
+            ) from None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@dataclass
+class CatchmentConfig:
+    """How a Catchment runs. Timeouts are settings so tests can shrink them."""
+
+    root: Path
+    api_key: str | None = None
+    #: Where Ducks dial back; learned from the first request when not given.
+    url: str | None = None
+    duck_poll_wait: float = 25.0
+    duck_heartbeat: float = 10.0
+    duck_silence: float = 60.0
+    duck_stall: float = 30.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Catchment:
+    """Everything one running Catchment owns."""
+
+    def __init__(self, config: CatchmentConfig) -> None:
+        self.config = config
+        self.layout = RootLayout(config.root)
+        self.url = config.url.rstrip("/") if config.url else None
+        self.store: Store | None = None
+        self.driver: Driver | None = None
+        self.launcher: Launcher | None = None
+        self.board = JobBoard()
+        self._lock_file: IO[str] | None = None
+
+    def _lock_root(self) -> None:
+        self.layout.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.layout.lock, "a+")  # noqa: SIM115 - held for the process lifetime
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RootBusy(
+                f"another Catchment ({holder}) already serves {self.layout.root}: "
+                "run exactly one Catchment process per root"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+
+    def duck_config(self, line: str, name: str, major: int) -> object:
+        from duckstring.duck.worker import DuckConfig
+
+        return DuckConfig(
+            root=self.layout.root,
+            pond=name,
+            major=major,
+            url=self.url or "",
+            api_key=self.config.api_key,
+            poll_wait=self.config.duck_poll_wait,
+            heartbeat=self.config.duck_heartbeat,
+            stall=self.config.duck_stall,
+        )
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._lock_root()
+        self.store = Store(self.layout.database)
+        self.layout.ponds.mkdir(parents=True, exist_ok=True)
+        self.launcher = Launcher(self.duck_config)
+        self.launcher.warm()
+        self.driver = Driver(
+            self.store, self.launcher, self.board, can_spawn=lambda: self.url is not None
+        )
+        self.driver.start(loop)
+
+    def learn_url(self, url: str) -> None:
+        """The first request served tells where this Catchment is reachable."""
+        if self.url is None:
+            self.url = url.rstrip("/")
+            if self.driver is not None:
+                self.driver.spawn_deferred()
+
+    def stop(self) -> None:
+        if self.driver is not None:
+            self.driver.stop()
+        if self.launcher is not None:
+            self.launcher.stop_all()
+        if self.store is not None:
+            self.store.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None

@@ -1,0 +1,3 @@
+from duckstring.cli.app import main
+
+main()

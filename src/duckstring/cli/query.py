@@ -1,0 +1,73 @@
+"""``duckstring query``: SQL over a Pond's published tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from duckstring.cli.common import CatchmentOption, MajorOption, VersionOption, connect
+from duckstring.cli.output import console, fail
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)
+
+
+def query(
+    pond: Annotated[str, typer.Argument(help="Pond name")],
+    ripple: Annotated[str | None, typer.Argument(help="A Ripple: preview its table")] = None,
+    sql: Annotated[str | None, typer.Option("--sql", help="SQL, or @file.sql")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write the result as CSV")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write it as JSON")] = None,
+    parquet: Annotated[Path | None, typer.Option("--parquet", help="Write it as Parquet")] = None,
+    path: Annotated[
+        Path | None, typer.Option("--path", help="Folder for files (default ./ponds/POND/…)")
+    ] = None,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+) -> None:
+    """Run SQL over POND's published tables (bare or pond.table names); a RIPPLE alone shows
+    its first 10 rows."""
+    if sql is not None and sql.startswith("@"):
+        try:
+            sql = Path(sql[1:]).read_text()
+        except OSError as error:
+            fail(f"cannot read {sql[1:]}: {error.strerror}")
+    if sql is None and ripple is None:
+        fail("give a RIPPLE to preview or --sql")
+    outputs = [
+        (fmt, f)
+        for fmt, f in (("csv", csv), ("json", json_file), ("parquet", parquet))
+        if f is not None
+    ]
+    if len(outputs) > 1:
+        fail("choose one of --csv, --json and --parquet")
+    body: dict[str, Any] = {
+        "pond": pond,
+        "major": major,
+        "version": version,
+        "ripple": ripple,
+        "sql": sql,
+    }
+    with connect(catchment) as client:
+        if outputs:
+            fmt, name = outputs[0]
+            folder = path if path is not None else Path("ponds") / pond / (ripple or "")
+            target = name if name.is_absolute() else folder / name
+            response = client.request("POST", "/query", json={**body, "format": fmt})
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(response.content)
+            console.print(f"wrote {escape(str(target))}")
+            return
+        result = client.post("/query", json=body)
+    table = Table(*[escape(c) for c in result["columns"]])
+    for row in result["rows"]:
+        table.add_row(*[escape("NULL" if v is None else str(v)) for v in row])
+    console.print(table)
+    if result.get("truncated"):
+        console.print("(more rows than shown)")

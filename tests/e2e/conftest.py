@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from e2e.server import Server, children_of
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(root=tmp_path / "root", home=tmp_path / "home")
+    running.start()
+    yield running
+    pid = running.pid
+    running.stop()
+    if running.log is not None and running.log.exists():
+        print("---- Catchment log ----")
+        print(running.log.read_text()[-6000:])
+    assert not children_of(pid), "the Catchment left worker processes behind"

@@ -1,0 +1,134 @@
+"""Failures, retries, blocking and recovery through a real Catchment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from e2e.projects import COPY_OF, COUNTER, RAISES, write_pond
+from e2e.server import Server
+
+
+def deploy(server: Server, project: Path) -> None:
+    server.cli("pond", "deploy", "-y", cwd=project)
+
+
+def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
+    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
+
+
+def test_a_raising_ripple_fails_its_run_retries_blocks_the_sink_and_clear_unblocks(
+    server: Server, tmp_path: Path
+) -> None:
+    server.connect_cli()
+    deploy(server, write_pond(tmp_path, "source", COUNTER, kind="inlet"))
+    deploy(
+        server,
+        write_pond(
+            tmp_path,
+            "middle",
+            RAISES,
+            sources={"source": "1.0.0"},
+            settings="immediate_retries = 1",
+        ),
+    )
+    sink_body = COPY_OF.format(table="copy", source="middle", source_table="fragile")
+    deploy(server, write_pond(tmp_path, "sink", sink_body, sources={"middle": "1.0.0"}))
+    with server.client() as client:
+        assert client.post("/ponds/sink/tap").json() == {"ok": True}
+        server.wait_for(
+            lambda c: status_of(c, "middle@1")["status"] == "failed", what="middle to fail"
+        )
+        runs = client.get(
+            "/runs", params={"pond": "middle", "lineage": False, "ripples": True}
+        ).json()["runs"]
+        failed = runs[-1]
+        assert failed["status"] == "failed"
+        assert "ValueError: the input is broken" in failed["error"]
+        assert "raise ValueError" in failed["traceback"]
+        attempts = failed["ripples"]
+        assert [(a["ripple"], a["retry"], a["status"]) for a in attempts] == [
+            ("fragile", 0, "failed"),
+            ("fragile", 1, "failed"),
+        ]
+        assert all("ValueError" in a["traceback"] for a in attempts)
+        assert status_of(client, "sink@1")["status"] == "blocked"
+        assert client.post("/ponds/middle/clear").json() == {"ok": True}
+        assert not status_of(client, "sink@1")["is_blocked"]
+
+
+def test_redeploying_a_fix_clears_the_failure(server: Server, tmp_path: Path) -> None:
+    server.connect_cli()
+    deploy(server, write_pond(tmp_path, "source", COUNTER, kind="inlet"))
+    deploy(server, write_pond(tmp_path, "middle", RAISES, sources={"source": "1.0.0"}))
+    with server.client() as client:
+        client.post("/ponds/middle/pulse")
+        server.wait_for(lambda c: status_of(c, "middle@1")["is_failed"], what="failure")
+    fixed = COPY_OF.format(table="fragile", source="source", source_table="numbers")
+    deploy(
+        server, write_pond(tmp_path, "middle", fixed, version="1.0.1", sources={"source": "1.0.0"})
+    )
+    with server.client() as client:
+        middle = status_of(client, "middle@1")
+        assert not middle["is_failed"] and middle["version"] == "1.0.1"
+        client.post("/ponds/middle/pulse")
+        server.wait_for(
+            lambda c: status_of(c, "middle@1")["runs_completed"] >= 1,
+            what="a successful run after the fix",
+        )
+
+
+def test_an_optional_source_does_not_block(server: Server, tmp_path: Path) -> None:
+    server.connect_cli()
+    deploy(server, write_pond(tmp_path, "source", COUNTER, kind="inlet"))
+    deploy(server, write_pond(tmp_path, "broken", RAISES, kind="inlet"))
+    body = COPY_OF.format(table="copy", source="source", source_table="numbers")
+    deploy(
+        server, write_pond(tmp_path, "sink", body, sources={"source": "1.0.0", "broken": "1.0.0?"})
+    )
+    with server.client() as client:
+        client.post("/ponds/broken/tap")
+        server.wait_for(lambda c: status_of(c, "broken@1")["is_failed"], what="failure")
+        client.post("/ponds/sink/pulse")
+        server.wait_for(
+            lambda c: status_of(c, "sink@1")["runs_completed"] >= 1,
+            what="the sink to run despite its failed optional Source",
+        )
+        assert not status_of(client, "sink@1")["is_blocked"]
+
+
+def test_two_majors_run_side_by_side_and_a_cycle_is_rejected(
+    server: Server, tmp_path: Path
+) -> None:
+    server.connect_cli()
+    deploy(server, write_pond(tmp_path, "source", COUNTER, kind="inlet"))
+    deploy(server, write_pond(tmp_path, "source", COUNTER, kind="inlet", version="2.0.0"))
+    body = COPY_OF.format(table="copy", source="source", source_table="numbers")
+    deploy(server, write_pond(tmp_path, "sink", body, sources={"source": "2.0.0"}))
+    with server.client() as client:
+        ids = {p["id"] for p in client.get("/status").json()["ponds"]}
+        assert {"source@1", "source@2", "sink@1"} <= ids
+        client.post("/ponds/sink/pulse")
+        server.wait_for(lambda c: status_of(c, "sink@1")["runs_completed"] >= 1, what="sink")
+        assert status_of(client, "source@1")["runs_completed"] == 0
+        assert status_of(client, "source@2")["runs_completed"] >= 1
+        assert (server.root / "ponds" / "source" / "m2" / "data" / "numbers.parquet").exists()
+        assert not (server.root / "ponds" / "source" / "m1" / "data").exists()
+        assert client.get("/ponds/source/budget", params={"major": 1}).status_code == 200
+        assert client.post("/ponds/source/tap", params={"version": "1.0.0"}).status_code == 422
+        assert client.post("/ponds/nothing/tap").status_code == 404
+        assert client.post("/ponds/source/tap", params={"major": 7}).status_code == 404
+    cyclic = write_pond(
+        tmp_path / "cycle",
+        "source",
+        COPY_OF.format(table="numbers", source="sink", source_table="copy"),
+        version="2.1.0",
+        sources={"sink": "1.0.0"},
+    )
+    result = server.cli("pond", "deploy", "-y", cwd=cyclic, check=False)
+    assert result.returncode != 0 and "cycle" in result.stderr
+    with server.client() as client:
+        assert client.get("/ponds/source/versions/2.1.0").status_code == 404
+        assert status_of(client, "source@2")["version"] == "2.0.0"
