@@ -182,6 +182,28 @@ def test_events_buffered_while_the_catchment_is_away_go_out_with_the_next_duck(
     assert again.join() == 0
 
 
+def test_an_idle_duck_whose_catchment_is_gone_stops(line: Line) -> None:
+    gone = FakeCatchment()
+    gone.close()  # nothing listens there any more
+    duck = InProcess(config(line, gone.url, poll_wait=1.0, orphan=0.5, flush=0.2))
+    assert duck.join(10) == 0
+
+
+def test_a_busy_duck_outlives_its_catchment_until_its_work_is_done(
+    line: Line, catchment: FakeCatchment
+) -> None:
+    line.hold("b")
+    duck = InProcess(config(line, catchment.url, poll_wait=0.5, orphan=0.3, flush=0.2))
+    catchment.post(begin(1, F1))
+    wait_until(lambda: bool(line.calls("b")))
+    catchment.close()
+    time.sleep(1.0)
+    assert duck.thread.is_alive()  # b is still running: the Duck stays
+    line.release("b")
+    assert duck.join(10) == 0
+    assert line.parquet("c").exists()
+
+
 def test_stalled_duck_reports_itself_and_exits_nonzero(
     line: Line, catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -39,6 +39,12 @@ def parse_args(argv: Sequence[str] | None = None) -> DuckConfig:
     parser.add_argument("--heartbeat", type=float, default=10.0, help="heartbeat seconds")
     parser.add_argument("--stall", type=float, default=30.0, help="stall seconds")
     parser.add_argument("--max-threads", type=int, default=None, help="Ripple threads")
+    parser.add_argument(
+        "--orphan",
+        type=float,
+        default=120.0,
+        help="seconds an idle Duck waits for a silent Catchment before it stops",
+    )
     args = parser.parse_args(argv)
     if not args.url:
         parser.error(f"--url is required when ${URL_ENV} is not set")
@@ -59,6 +65,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DuckConfig:
         heartbeat=args.heartbeat,
         stall=args.stall,
         max_threads=args.max_threads,
+        orphan=args.orphan,
     )
 
 

@@ -58,8 +58,10 @@ class DuckConfig:
     ``api_key`` falls back to ``DUCKSTRING_API_KEY``; ``duck_id`` defaults to one made of the
     host name and the Duck's own process id. Times are seconds: ``poll_wait`` per long poll,
     ``heartbeat`` between heartbeats while there is work, ``stall`` before outstanding work
-    with nothing running is reported, and ``flush``, how long a shutdown waits for its events
-    to reach the Catchment (what does not stays in the ledger for the next Duck).
+    with nothing running is reported, ``flush``, how long a shutdown waits for its events
+    to reach the Catchment (what does not stays in the ledger for the next Duck), and
+    ``orphan``, how long an idle Duck keeps polling a Catchment that does not answer before it
+    stops (a Catchment that comes back starts a new Duck when the line has work).
     """
 
     root: Path | str
@@ -74,6 +76,7 @@ class DuckConfig:
     stall: float = 30.0
     max_threads: int | None = None
     flush: float = 10.0
+    orphan: float = 120.0
 
 
 class DuckLocked(RuntimeError):
@@ -174,7 +177,7 @@ def _run_locked(
 
     ledger_path = layout.ledger(config.pond, config.major)
     sender = Sender(client(), ledger_path, executor, wake, name, heartbeat=config.heartbeat)
-    poller = Poller(client(), executor, name)
+    poller = Poller(client(), executor, name, orphan=config.orphan)
     try:
         sender.start()
         poller.start()
@@ -203,11 +206,14 @@ def _run_locked(
 class Poller(threading.Thread):
     """Long-polls for commands and hands them to the coordinator."""
 
-    def __init__(self, client: CatchmentClient, executor: Executor, name: str) -> None:
+    def __init__(
+        self, client: CatchmentClient, executor: Executor, name: str, *, orphan: float = 120.0
+    ) -> None:
         super().__init__(name="duck-poller", daemon=True)
         self.client = client
         self.executor = executor
         self.line = name
+        self.orphan = orphan
         self.stopped = threading.Event()
 
     def stop(self) -> None:
@@ -217,24 +223,26 @@ class Poller(threading.Thread):
     def run(self) -> None:
         backoff = Backoff()
         complaint: str | None = None
+        answered = time.monotonic()
         while not self.stopped.is_set():
             try:
                 commands = self.client.jobs()
-            except Unreachable as error:
-                if complaint is None:
-                    complaint = str(error)
-                    _say(self.line, f"cannot reach the Catchment ({error}); retrying")
-                self.stopped.wait(backoff.next())
-                continue
-            except Rejected as error:
+            except (Unreachable, Rejected) as error:
                 if complaint != str(error):
                     complaint = str(error)
-                    _say(self.line, f"the Catchment refused the job poll: {error}")
+                    verb = "cannot reach" if isinstance(error, Unreachable) else "refused by"
+                    _say(self.line, f"job poll {verb} the Catchment ({error}); retrying")
+                silent = time.monotonic() - answered
+                if silent >= self.orphan and not self.executor.outstanding:
+                    _say(self.line, f"no answer for {silent:.0f} s and no work: stopping")
+                    self.executor.submit(Shutdown(reason="the Catchment is gone"))
+                    return
                 self.stopped.wait(backoff.next())
                 continue
             if complaint is not None:
-                _say(self.line, "reached the Catchment again")
+                _say(self.line, "the Catchment answers again")
                 complaint = None
+            answered = time.monotonic()
             backoff.reset()
             for command in commands:
                 if self.stopped.is_set():
