@@ -59,7 +59,12 @@ def demo() -> None:
 def hydrate_command(
     sources: Annotated[
         list[str] | None,
-        typer.Option("-s", "--source", help="Hydrate only this Source (repeatable); default: all."),
+        typer.Option(
+            "-s",
+            "--source",
+            metavar="SOURCE",
+            help="Hydrate only this Source (repeatable); default: all.",
+        ),
     ] = None,
     from_catchment: Annotated[
         bool,
@@ -69,7 +74,9 @@ def hydrate_command(
     ] = False,
     catchment: Annotated[
         str | None,
-        typer.Option("-c", "--catchment", help="The Catchment p.catchment() talks to."),
+        typer.Option(
+            "-c", "--catchment", metavar="NAME", help="The Catchment p.catchment() talks to."
+        ),
     ] = None,
 ) -> None:
     """Materialise puddles into puddles/ponds/{source}/data/{table}.parquet.
@@ -109,6 +116,7 @@ def run_command(
         str | None,
         typer.Option(
             "--ripple",
+            metavar="NAME",
             help="Run only this Ripple, together with the Ripples it depends on (its "
             "ancestors), since every local run starts from a fresh working database.",
         ),
