@@ -6,8 +6,8 @@ commands from the Catchment (``begin_run``, ``shutdown``), the outcome of each R
 writes the ledger and the events that report it in one transaction, then starts every Ripple
 that became due, at once: there is no sleep anywhere between a command and the first Ripple.
 
-Run endings (completed after export, or failed) go through one ordered lane, a single export
-thread, so the Catchment hears about Pond Runs in the order their freshness was reached.
+Run endings (completed after export, or failed) go through one ordered :class:`Lane`, so the
+Catchment hears about Pond Runs in the order their freshness was reached.
 
 The class knows nothing of HTTP: tests drive it with :meth:`Executor.submit` and read the ledger.
 """
@@ -22,11 +22,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import duckdb
 
 from duckstring.duck import protocol
+from duckstring.duck.events import duck_event, ripple_event, run_event
+from duckstring.duck.lane import Lane
 from duckstring.duck.ledger import (
     COMPLETED,
     FAILED,
@@ -53,7 +55,6 @@ from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
 from duckstring.engine.pond import FORCE
 from duckstring.engine.ripples import RetryRipple, RippleGraph
 from duckstring.layout import RootLayout
-from duckstring.pond.export import export_tables
 from duckstring.pond.handle import swap_lock_for
 from duckstring.pond.isolation import ModuleImportError, user_traceback
 
@@ -111,9 +112,8 @@ class Executor:
         self.con = duckdb.connect(str(layout.registry(pond, major)))
         self.swap_lock = swap_lock_for(self.con)
         self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
-        # The lane: exports, and failures queued behind them, end runs one at a time in order.
-        self.lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lane")
         self.queue: SimpleQueue[Any] = SimpleQueue()
+        self.lane = Lane(self.con, layout.data(pond, major), self.queue.put)
         self.codes: dict[str, VersionCode] = {}
         self.graph: RippleGraph | None = None
         self.graph_seq = -1
@@ -122,7 +122,6 @@ class Executor:
         #: Forced runs in flight, by seq; they complete by seq once every Ripple re-ran.
         self.forced: dict[int, Micros] = {}
         self.running: dict[int, Attempt] = {}
-        self.lane_pending = 0
         self.stopping = False
         self.exit_code: int | None = None
         self.failure: str | None = None
@@ -189,7 +188,7 @@ class Executor:
 
     def _work_outstanding(self) -> bool:
         return bool(
-            self.running or self.lane_pending or any(not r.dormant for r in self.runs.values())
+            self.running or self.lane.pending or any(not r.dormant for r in self.runs.values())
         )
 
     @property
@@ -221,7 +220,7 @@ class Executor:
             self._closing = True
             still_running = self._calls > 0
         self.pool.shutdown(wait=not still_running, cancel_futures=True)
-        self.lane.shutdown(wait=not still_running, cancel_futures=True)
+        self.lane.close(wait=not still_running)
         if not still_running:
             self.con.close()
         self.ledger.close()
@@ -260,7 +259,7 @@ class Executor:
             if isinstance(item, BeginRun | Shutdown):  # counted once its effects are visible
                 with self._counters.lock:
                     self._counters.handled += 1
-            if self.stopping and not self.running and not self.lane_pending:
+            if self.stopping and not self.running and not self.lane.pending:
                 return EXIT_OK
             if self._stalled():
                 self.failure = (
@@ -289,7 +288,7 @@ class Executor:
         return max(0.0, self.stall - (time.monotonic() - self._idle_since))
 
     def _stalled(self) -> bool:
-        if not self._has_work or self.running or self.lane_pending:
+        if not self._has_work or self.running or self.lane.pending:
             self._idle_since = None
             return False
         if self._idle_since is None:
@@ -358,8 +357,8 @@ class Executor:
         """The run's code does not load: the run fails (the Duck itself is fine)."""
         message = f"cannot load version {command.version}: {one_line(error)}"
         trace = error.traceback_text if isinstance(error, ModuleImportError) else None
-        event = self._event(
-            protocol.RUN_FAILED, now, seq=command.seq, f=command.f, error=message, traceback=trace
+        event = run_event(
+            protocol.RUN_FAILED, now, command.seq, command.f, error=message, traceback=trace
         )
         self.runs.pop(command.seq, None)
         self.ledger.begin_run(
@@ -381,7 +380,7 @@ class Executor:
         kind = protocol.RUN_COMPLETED if row.status == COMPLETED else protocol.RUN_FAILED
         if not self.ledger.resend(event_id(kind, row.seq)):
             self.ledger.add_events(
-                [self._event(kind, self.clock.now(), seq=row.seq, f=row.f, error=row.error)]
+                [run_event(kind, self.clock.now(), row.seq, row.f, error=row.error)]
             )
         self.on_event()
 
@@ -424,7 +423,7 @@ class Executor:
             function = code.function(name)
         attempt = Attempt(run.seq, f, name, number, code)
         now = self.clock.now()
-        started = self._ripple_event(protocol.RIPPLE_STARTED, now, attempt)
+        started = ripple_event(protocol.RIPPLE_STARTED, now, attempt)
         self.ledger.start_attempt(run.seq, f, name, number, now, started)
         self.on_event()
         self._tokens += 1
@@ -476,7 +475,7 @@ class Executor:
         ours = graph is not None and node is not None and node.busy
         now = self.clock.now()
         if outcome.error is None:
-            event = self._ripple_event(protocol.RIPPLE_SUCCEEDED, now, attempt)
+            event = ripple_event(protocol.RIPPLE_SUCCEEDED, now, attempt)
             self.ledger.finish_attempt(
                 attempt.seq, attempt.ripple, attempt.attempt, SUCCESS, now, [event]
             )
@@ -495,7 +494,7 @@ class Executor:
             failed_f = result.f
         elif graph is not None:  # a Ripple the current code no longer has
             graph.drop_runs_through(attempt.f)
-        event = self._ripple_event(
+        event = ripple_event(
             protocol.RIPPLE_FAILED,
             now,
             attempt,
@@ -547,23 +546,7 @@ class Executor:
     def _export(self, seqs: list[int], f: Micros, reporting: int, *, forced: bool = False) -> None:
         for seq in seqs:
             self.runs[seq].status = EXPORTING
-        self.lane_pending += 1
-        self.lane.submit(self._publish, RunsEnded(tuple(seqs), f, reporting, forced))
-
-    def _publish(self, ending: RunsEnded) -> None:
-        """On the lane: export every table of the line, then queue the runs' ending."""
-        try:
-            export_tables(self.con, self.layout.data(self.pond, self.major))
-        except BaseException as error:
-            ending = RunsEnded(
-                ending.seqs,
-                ending.f,
-                ending.reporting_seq,
-                ending.forced,
-                f"export failed: {one_line(error)}",
-                "".join(traceback.format_exception(error)),
-            )
-        self.queue.put(ending)
+        self.lane.complete(RunsEnded(tuple(seqs), f, reporting, forced))
 
     def _fail_runs(self, f: Micros, seq: int, error: str | None, trace: str | None) -> None:
         """The run at ``f`` spent its budget: it fails, with every run at or below it (the
@@ -576,29 +559,26 @@ class Executor:
             self.forced.pop(run.seq, None)
         seqs = tuple(sorted(r.seq for r in failing))
         reporting = seq if seq in seqs else seqs[-1]
-        self.lane_pending += 1
-        self.lane.submit(self.queue.put, RunsEnded(seqs, f, reporting, False, error, trace))
+        self.lane.fail(RunsEnded(seqs, f, reporting, False, error, trace))
 
     def _runs_ended(self, ending: RunsEnded) -> None:
-        self.lane_pending -= 1
+        self.lane.ended()
         now = self.clock.now()
         if ending.error is None:
             if ending.forced:
                 events = [
-                    self._event(protocol.RUN_COMPLETED, now, seq=seq, f=self.runs[seq].f)
+                    run_event(protocol.RUN_COMPLETED, now, seq, self.runs[seq].f)
                     for seq in ending.seqs
                 ]
             else:
-                events = [
-                    self._event(protocol.RUN_COMPLETED, now, seq=ending.reporting_seq, f=ending.f)
-                ]
+                events = [run_event(protocol.RUN_COMPLETED, now, ending.reporting_seq, ending.f)]
             self.ledger.finish_runs(ending.seqs, COMPLETED, now, events)
         else:
-            event = self._event(
+            event = run_event(
                 protocol.RUN_FAILED,
                 now,
-                seq=ending.reporting_seq,
-                f=ending.f,
+                ending.reporting_seq,
+                ending.f,
                 error=ending.error,
                 traceback=ending.traceback,
             )
@@ -612,47 +592,12 @@ class Executor:
     def _say(self, message: str) -> None:
         self.log(f"duck {self.pond}@{self.major}: {message}")
 
-    def _event(
-        self,
-        kind: str,
-        at: Micros,
-        *,
-        seq: int | None = None,
-        ripple: str | None = None,
-        attempt: int | None = None,
-        **fields: Any,
-    ) -> DuckEvent:
-        if ripple is not None:
-            identity = event_id(kind, seq, ripple, attempt)
-        elif seq is not None:
-            identity = event_id(kind, seq)
-        else:
-            identity = event_id(kind, self.duck_id, at)
-        return DuckEvent(
-            id=identity,
-            type=cast(Any, kind),  # one of the protocol's event types
-            at=at,
-            seq=seq,
-            ripple=ripple,
-            attempt=attempt,
-            **fields,
-        )
-
-    def _ripple_event(self, kind: str, at: Micros, attempt: Attempt, **fields: Any) -> DuckEvent:
-        return self._event(
-            kind,
-            at,
-            seq=attempt.seq,
-            f=attempt.f,
-            ripple=attempt.ripple,
-            attempt=attempt.attempt,
-            **fields,
-        )
-
     def report_worker_error(self, message: str, trace: str | None) -> None:
         """Put a ``worker_error`` in the outbox. If the ledger itself is the problem, the event
         is kept in :attr:`unrecorded` for the host to send directly."""
-        event = self._event(protocol.WORKER_ERROR, self.clock.now(), error=message, traceback=trace)
+        event = duck_event(
+            protocol.WORKER_ERROR, self.clock.now(), self.duck_id, error=message, traceback=trace
+        )
         self._say(message)
         try:
             self.ledger.add_events([event])

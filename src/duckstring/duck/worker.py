@@ -32,9 +32,10 @@ from typing import IO
 
 from duckstring.duck import protocol
 from duckstring.duck.client import Backoff, CatchmentClient, Rejected, Unreachable
+from duckstring.duck.events import duck_event
 from duckstring.duck.executor import EXIT_ERROR, Executor
 from duckstring.duck.ledger import Ledger
-from duckstring.duck.protocol import DuckEvent, Shutdown, event_id
+from duckstring.duck.protocol import DuckEvent, Shutdown
 from duckstring.duck.records import one_line
 from duckstring.engine.clock import SystemClock
 from duckstring.layout import RootLayout
@@ -161,8 +162,10 @@ def _run_locked(
             on_event=wake.set,
         )
     except Exception as error:
-        _say(name, f"cannot start: {one_line(error)}")
-        _report_directly(client(), _worker_error(duck_id, f"cannot start: {one_line(error)}"))
+        message = f"cannot start: {one_line(error)}"
+        _say(name, message)
+        event = duck_event(protocol.WORKER_ERROR, SystemClock().now(), duck_id, error=message)
+        _report_directly(client(), event)
         return EXIT_ERROR
     terminated: list[int] = []  # a plain list: safe to touch from a signal handler
     owns_process = threading.current_thread() is threading.main_thread()
@@ -334,12 +337,8 @@ class Sender(threading.Thread):
             self.wake.wait(timeout)
 
     def _heartbeat(self) -> DuckEvent:
-        at = self.clock.now()
-        return DuckEvent(
-            id=event_id(protocol.HEARTBEAT, self.client.duck_id, at),
-            type="heartbeat",
-            at=at,
-            busy=self.executor.busy,
+        return duck_event(
+            protocol.HEARTBEAT, self.clock.now(), self.client.duck_id, busy=self.executor.busy
         )
 
     def _out_of_time(self) -> bool:
@@ -351,16 +350,6 @@ class Sender(threading.Thread):
             self.stopped.wait(seconds)
         else:
             time.sleep(max(0.0, min(seconds, self.deadline - time.monotonic())))
-
-
-def _worker_error(duck_id: str, message: str) -> DuckEvent:
-    at = SystemClock().now()
-    return DuckEvent(
-        id=event_id(protocol.WORKER_ERROR, duck_id, at),
-        type="worker_error",
-        at=at,
-        error=message,
-    )
 
 
 def _report_directly(client: CatchmentClient, event: DuckEvent) -> None:
