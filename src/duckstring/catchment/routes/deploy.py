@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -21,7 +22,8 @@ from duckstring.pond.manifest import Manifest
 
 router = APIRouter(tags=["deploy"])
 
-_deploy_lock = asyncio.Lock()
+#: One deploy per Pond name at a time; different Ponds deploy (and discover) in parallel.
+_deploy_locks: dict[str, asyncio.Lock] = {}
 
 _BODIES: dict[str, Any] = {
     "requestBody": {
@@ -93,7 +95,8 @@ async def deploy(request: Request) -> Deployed:
         intake.check_declared(source.manifest, fields["name"], fields["version"], fields["type"])
     except intake.IntakeError as error:
         raise HTTPException(error.status, str(error)) from None
-    async with _deploy_lock:
+    lock = _deploy_locks.setdefault(source.manifest.name, asyncio.Lock())
+    async with lock:
         return await _register(request, source)
 
 
@@ -146,6 +149,9 @@ async def _register(request: Request, source: intake.PondSource) -> Deployed:
     try:
         driver.apply(register)
     except EngineError as error:
+        # A concurrent deploy of another Pond closed a cycle meanwhile: undo the stored copy.
+        if previous is None:
+            shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, str(error)) from None
     return Deployed(
         id=line,
