@@ -85,13 +85,13 @@ def discover_ripples(module_path: Path | str) -> Topology:
     if not own:
         raise RippleError(f"{origin}: defines no @ripple functions; a Pond needs at least one")
     _check_duplicates(own, origin)
-    functions = {id(spec): spec for spec in own}
+    own_specs = {id(spec) for spec in own}
     entries: list[tuple[str, list[str]]] = []
     for spec in own:
         parent_names = []
         for parent in spec.parents:
             parent_spec = spec_of(parent)
-            if parent_spec is None or id(parent_spec) not in functions:
+            if parent_spec is None or id(parent_spec) not in own_specs:
                 raise RippleError(
                     f"{spec.where}: a parent of Ripple {spec.name!r} is not a Ripple of {origin}"
                 )
