@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from duckstring.cli.config import Config, ConfigError, Registration, load, save
+from duckstring.remote.config import Config, ConfigError, Registration, load, save
 
 
 @pytest.fixture(autouse=True)

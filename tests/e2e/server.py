@@ -75,6 +75,7 @@ class Server:
     def environment(self) -> dict[str, str]:
         env = {**os.environ, "DUCKSTRING_HOME": str(self.home), **self.env}
         env.setdefault("DUCKSTRING_DEMO_SCALE", "0.05")
+        env["COLUMNS"] = "200"  # rich tables at full width through a pipe
         return env
 
     def start(self, timeout: float = 30.0) -> Server:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
 from duckstring import __version__
 from duckstring.catchment.models import Health
+from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import data, deploy, duck, ponds, runs
 from duckstring.catchment.routes.common import catchment_of, require_key
 from duckstring.catchment.service import Catchment, CatchmentConfig
@@ -55,7 +56,7 @@ def create_app(config: CatchmentConfig) -> FastAPI:
         return Health()
 
     protected = APIRouter(dependencies=[Depends(require_key)])
-    for module in (ponds, runs, deploy, data, duck):
+    for module in (ponds, runs, deploy, data, duck, catchment_routes):
         protected.include_router(module.router)
     api.include_router(protected)
     app.include_router(api)

@@ -49,8 +49,11 @@ _GROUPS: list[str] = [
     "pond",
     "deploy",
     "puddle",
+    "status",
     "trigger",
+    "control",
     "query",
+    "get",
 ]
 
 

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 import socket
+import tarfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
 
-from duckstring.cli.config import (
+from duckstring.cli.output import console, expected_errors, fail
+from duckstring.remote.config import (
     ConfigError,
     Registration,
     check_registration_name,
@@ -18,7 +30,6 @@ from duckstring.cli.config import (
     load,
     save,
 )
-from duckstring.cli.output import console, expected_errors, fail
 
 catchment_app = typer.Typer(help="Create, start and register Catchments.", no_args_is_help=True)
 
@@ -173,3 +184,134 @@ def connect_command(
         config.default = name
     save(config)
     console.print(f"Registered {escape(name)} at {escape(path)}")
+
+
+@catchment_app.command("list")
+def list_command() -> None:
+    """Every registered Catchment; ● marks the default."""
+    with expected_errors(ConfigError):
+        config = load()
+    if not config.catchments:
+        console.print(
+            "No Catchment is registered. Create a local one with "
+            "`duckstring catchment init -n NAME`, or register a running one with "
+            "`duckstring catchment connect -n NAME --path URL`."
+        )
+        return
+    implicit = config.default if config.default in config.catchments else None
+    if implicit is None and len(config.catchments) == 1:
+        implicit = next(iter(config.catchments))
+    table = Table("", "name", "url", "kind", "key", box=None)
+    for name, reg in sorted(config.catchments.items()):
+        kind = f"local: {reg.root}" if reg.is_local else "remote"
+        table.add_row(
+            "●" if name == implicit else "",
+            escape(name),
+            escape(reg.url),
+            escape(kind),
+            "yes" if reg.key else "-",
+        )
+    console.print(table)
+
+
+@catchment_app.command("set-default")
+def set_default(name: Annotated[str, typer.Argument(help="A registered Catchment")]) -> None:
+    """Make NAME the default Catchment."""
+    with expected_errors(ConfigError):
+        config = load()
+        config.resolve(name)
+    config.default = name
+    save(config)
+    console.print(f"{escape(name)} is the default Catchment")
+
+
+@catchment_app.command("disconnect")
+def disconnect(
+    name: Annotated[str, typer.Argument(help="A registered Catchment")],
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Delete a local Catchment's root without asking")
+    ] = False,
+) -> None:
+    """Unregister NAME; for a local one, offer to delete its root."""
+    with expected_errors(ConfigError):
+        config = load()
+        registration = config.resolve(name)
+    if registration.is_local and registration.root is not None:
+        root = Path(registration.root)
+        if root.exists() and (purge or typer.confirm(f"Delete its data in {root}?", default=False)):
+            from duckstring.catchment.service import RootBusy, check_root_free
+
+            try:
+                check_root_free(root)
+            except RootBusy as error:
+                fail(f"{error}; stop it before deleting its data")
+            shutil.rmtree(root)
+            console.print(f"deleted {escape(str(root))}")
+    del config.catchments[name]
+    if config.default == name:
+        config.default = None
+    save(config)
+    console.print(f"unregistered {escape(name)}")
+
+
+@catchment_app.command("download")
+def download(
+    catchment: Annotated[
+        str | None, typer.Option("--catchment", "-c", help="Registered Catchment")
+    ] = None,
+    path: Annotated[Path, typer.Option(help="Where to unpack the root")] = Path(".duckstring"),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Download the whole root into PATH, where it starts as a working Catchment.
+
+    Databases come as consistent snapshots; download while no run is in flight.
+    """
+    from duckstring.cli.common import connect
+
+    target = path.expanduser().resolve()
+    if target.exists() and any(target.iterdir()):
+        fail(f"{target} is not empty: choose another --path or empty it first")
+    with connect(catchment) as client:
+        usage = client.get("/catchment/usage")
+        size = usage["archive_bytes"]
+        console.print(f"{client.base}: {usage['file_count']} files, {_human(usage['total_bytes'])}")
+        if not yes and not typer.confirm(f"Download {_human(size)} into {target}?", default=True):
+            raise typer.Exit(1)
+        target.mkdir(parents=True, exist_ok=True)
+        partial = target / ".download.tar"
+        with (
+            client.http.stream("GET", "/api/catchment/archive", timeout=None) as response,
+            open(partial, "wb") as out,
+            Progress(
+                TextColumn("downloading"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as progress,
+        ):
+            if response.status_code != 200:
+                partial.unlink(missing_ok=True)
+                fail(f"the Catchment answered {response.status_code} to the archive request")
+            task = progress.add_task("archive", total=size)
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                progress.update(task, advance=len(chunk))
+        with tarfile.open(partial) as tar:
+            tar.extractall(target, filter="data")
+        partial.unlink()
+    console.print(
+        f"downloaded into {escape(str(target))}; start it with "
+        f"DUCKSTRING_ROOT={escape(str(target))} uvicorn duckstring.catchment.asgi:app"
+    )
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

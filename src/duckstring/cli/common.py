@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
-from duckstring.cli.client import CatchmentClient, ClientError
-from duckstring.cli.config import ConfigError, load
 from duckstring.cli.output import fail
+from duckstring.remote.client import CatchmentClient, ClientError
+from duckstring.remote.config import ConfigError, load
 
 CatchmentOption = Annotated[
     str | None,

@@ -11,12 +11,12 @@ import typer
 from rich.markup import escape
 
 from duckstring.cli.catchment import port_free
-from duckstring.cli.client import CatchmentClient, ClientError
-from duckstring.cli.config import Registration, load, save
 from duckstring.cli.output import console, fail, warn
 from duckstring.local.scaffold import DEMO_PONDS, write_demo
 from duckstring.pond.archive import zip_project
 from duckstring.pond.manifest import load_manifest
+from duckstring.remote.client import CatchmentClient, ClientError
+from duckstring.remote.config import Registration, load, save
 
 
 def register(app: typer.Typer) -> None:
@@ -73,8 +73,7 @@ def demo(
     ),
     port: Annotated[int, typer.Option("--port", "-p", help="Preferred port")] = 7474,
 ) -> None:
-    """Start a local Catchment with the demo Ponds deployed and a Wave on reports
-    (Ctrl+C stops)."""
+    """Start a local Catchment with the demo deployed and a Wave on reports (Ctrl+C stops)."""
     import uvicorn
 
     from duckstring.catchment.app import create_app

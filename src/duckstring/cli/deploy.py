@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from duckstring.cli.client import CatchmentClient, ClientError
 from duckstring.cli.common import CatchmentOption, connect
 from duckstring.cli.output import console, fail
 from duckstring.cli.pond import pond_app
 from duckstring.pond.archive import zip_project
 from duckstring.pond.manifest import MANIFEST_FILE, ManifestError, find_project, load_manifest
+from duckstring.remote.client import CatchmentClient, ClientError
 
 
 def register(app: typer.Typer) -> None:

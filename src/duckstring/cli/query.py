@@ -31,8 +31,11 @@ def query(
     major: MajorOption = None,
     version: VersionOption = None,
 ) -> None:
-    """Run SQL over POND's published tables (bare or pond.table names); a RIPPLE alone shows
-    its first 10 rows."""
+    """SQL over POND's published tables; a RIPPLE alone shows its first 10 rows.
+
+    Tables are named bare or as pond.table. With --csv, --json or --parquet the result is
+    written to a file under ./ponds/POND/[RIPPLE/] (or --path).
+    """
     if sql is not None and sql.startswith("@"):
         try:
             sql = Path(sql[1:]).read_text()

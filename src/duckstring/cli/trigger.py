@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
-from duckstring.cli.client import CatchmentClient
+from duckstring.cli import live
 from duckstring.cli.common import (
     CatchmentOption,
     MajorOption,
@@ -19,78 +19,44 @@ from duckstring.cli.common import (
     selectors,
 )
 from duckstring.cli.output import console, fail
+from duckstring.engine.clock import SystemClock
 from duckstring.engine.durations import DurationError, parse_duration
+from duckstring.engine.windows import WindowError, WindowRule
+from duckstring.remote.client import CatchmentClient
 
 trigger_app = typer.Typer(
     help="Put demand on a Pond: tap, pulse, wave, tide.", no_args_is_help=True
 )
 
-PondArgument = Annotated[str, typer.Argument(help="Pond name")]
+PondArgument = Annotated[str, typer.Argument(help="Pond name", metavar="POND")]
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(trigger_app, name="trigger")
 
 
-def _lineage(status: dict[str, Any], line: str) -> list[dict[str, Any]]:
-    by_id = {p["id"]: p for p in status["ponds"]}
-    sources: dict[str, list[str]] = {}
-    for source, sink in status["edges"]:
-        sources.setdefault(sink, []).append(source)
-    seen, frontier = [line], [line]
-    while frontier:
-        for source in sources.get(frontier.pop(), []):
-            if source not in seen:
-                seen.append(source)
-                frontier.append(source)
-    return [by_id[i] for i in seen if i in by_id]
-
-
-def _line_of(status: dict[str, Any], name: str, major: int | None) -> str:
-    lines = [p for p in status["ponds"] if p["name"] == name]
-    if major is not None:
-        lines = [p for p in lines if p["major"] == major]
-    if not lines:
+def open_view(
+    client: CatchmentClient,
+    name: str,
+    major: int | None,
+    version: str | None,
+    *,
+    one_shot: bool,
+    before: dict[str, Any],
+) -> None:
+    """The live view on the target's lineage: a one-shot closes when it settles (non-zero
+    exit if it failed); a standing trigger keeps it until Ctrl+C (the trigger stays)."""
+    line = live.resolve_line(before, name, major, version)
+    if line is None:
         fail(f"unknown Pond {name!r}")
-    return str(max(lines, key=lambda p: p["major"])["id"])
-
-
-def follow(client: CatchmentClient, name: str, major: int | None, *, until_settled: bool) -> None:
-    """Print the target's lineage as it changes; stop when a one-shot settles (or on Ctrl+C)."""
-    status = client.get("/status")
-    line = _line_of(status, name, major)
-    start = {p["id"]: p["runs_completed"] for p in _lineage(status, line)}
-    shown: dict[str, str] = {}
-    try:
-        while True:
-            lineage = _lineage(status, line)
-            for pond in reversed(lineage):
-                text = f"{pond['status']} F={pond['end_f'] or '-'}"
-                if shown.get(pond["id"]) != text:
-                    shown[pond["id"]] = text
-                    colour = {
-                        "failed": "red",
-                        "killed": "red",
-                        "blocked": "yellow",
-                        "running": "cyan",
-                        "queued": "blue",
-                    }.get(pond["status"], "green")
-                    console.print(
-                        f"  {escape(pond['id']):<24} [{colour}]{pond['status']:<8}[/] "
-                        f"runs {pond['runs_completed']:<5} F {escape(pond['end_f'] or '-')}"
-                    )
-            target = next(p for p in lineage if p["id"] == line)
-            if until_settled:
-                busy = any(p["status"] in ("running", "queued") for p in lineage)
-                if target["status"] in ("failed", "killed", "blocked"):
-                    fail(f"{line} is {target['status']}")
-                if not busy and target["runs_completed"] > start.get(line, 0):
-                    console.print(f"[green]{escape(line)} settled[/] at F {target['end_f']}")
-                    return
-            time.sleep(0.5)
-            status = client.get("/status")
-    except KeyboardInterrupt:
-        console.print("stopped watching (the trigger stays)")
+    settled = live.one_shot_settled(line, before) if one_shot else None
+    message = live.watch(client, line, settled=settled, title=f"{line} and its lineage")
+    if message is None:
+        if not one_shot:
+            console.print("closed the view; the trigger stays")
+        return
+    if message.endswith(("failed", "killed", "blocked")):
+        fail(message)
 
 
 def _fire(
@@ -105,10 +71,11 @@ def _fire(
     body: dict[str, Any] | None = None,
 ) -> None:
     with connect(catchment) as client:
+        before = client.get("/status") if not silent else {}
         client.post(f"/ponds/{name}/{verb}", params=selectors(major, version), json=body)
         console.print(f"{verb} {escape(name)}: ok")
         if not silent:
-            follow(client, name, major, until_settled=not (standing or watch))
+            open_view(client, name, major, version, one_shot=not (standing or watch), before=before)
 
 
 @trigger_app.command("tap")
@@ -187,3 +154,89 @@ def remove(
     with connect(catchment) as client:
         client.post(f"/ponds/{name}/untrigger", params=selectors(major, version))
         console.print(f"removed the standing trigger of {escape(name)}")
+
+
+window_app = typer.Typer(
+    help="Windows of an Inlet: when it may start; its data counts as fresh until a window ends.",
+    no_args_is_help=True,
+)
+trigger_app.add_typer(window_app, name="window")
+
+
+@window_app.callback()
+def window(
+    ctx: typer.Context,
+    name: PondArgument,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+) -> None:
+    """duckstring trigger window POND add|list|remove …"""
+    ctx.obj = {"pond": name, "catchment": catchment, "major": major}
+
+
+@window_app.command("add")
+def window_add(
+    ctx: typer.Context,
+    rule: Annotated[str, typer.Option("--name", "-n", help="Name of the rule")],
+    every: Annotated[str, typer.Option("--every", "-e", help="Interval, one unit: 10s 12h 1d 1w")],
+    start: Annotated[
+        str | None,
+        typer.Option("--start", "-s", help="Anchor: ISO 8601 or HH:MM UTC (default 00:00 today)"),
+    ] = None,
+    duration: Annotated[
+        str | None, typer.Option("--duration", "-d", help="How long each window stays open")
+    ] = None,
+    on: Annotated[str | None, typer.Option("--on", "-o", help="Weekdays, e.g. MON,WED,FRI")] = None,
+    until: Annotated[str | None, typer.Option("--until", "-u", help="Expiry (ISO 8601)")] = None,
+) -> None:
+    """Add a window rule (overlapping rules are refused)."""
+    try:
+        window_rule = WindowRule.from_text(
+            rule,
+            every=every,
+            start=start,
+            duration=duration,
+            on=on,
+            until=until,
+            today=SystemClock().now(),
+        )
+    except WindowError as error:
+        fail(str(error))
+    with connect(ctx.obj["catchment"]) as client:
+        client.post(
+            f"/ponds/{ctx.obj['pond']}/windows",
+            json=window_rule.to_api(),
+            params=selectors(ctx.obj["major"], None),
+        )
+    console.print(
+        f"window {escape(rule)} on {escape(ctx.obj['pond'])}: {escape(window_rule.describe())}"
+    )
+
+
+@window_app.command("list")
+def window_list(ctx: typer.Context) -> None:
+    """List the window rules."""
+    with connect(ctx.obj["catchment"]) as client:
+        rules = client.get(
+            f"/ponds/{ctx.obj['pond']}/windows", params=selectors(ctx.obj["major"], None)
+        )["windows"]
+    if not rules:
+        console.print(f"{escape(ctx.obj['pond'])} has no windows: it may start at any time")
+        return
+    view = Table("name", "rule")
+    for rule in rules:
+        view.add_row(escape(str(rule["name"])), escape(str(rule.get("describe", ""))))
+    console.print(view)
+
+
+@window_app.command("remove")
+def window_remove(
+    ctx: typer.Context, rule: Annotated[str, typer.Argument(help="Name of the rule")]
+) -> None:
+    """Remove a window rule."""
+    with connect(ctx.obj["catchment"]) as client:
+        client.post(
+            f"/ponds/{ctx.obj['pond']}/windows/{rule}/remove",
+            params=selectors(ctx.obj["major"], None),
+        )
+    console.print(f"removed window {escape(rule)} from {escape(ctx.obj['pond'])}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from duckstring.cli.config import Registration
+from duckstring.remote.config import Registration
 
 
 class ClientError(RuntimeError):

@@ -1,0 +1,143 @@
+"""``duckstring control``: the control verbs and the retry budgets of one Pond."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from duckstring.cli.common import (
+    CatchmentOption,
+    MajorOption,
+    SilentOption,
+    VersionOption,
+    WatchOption,
+    connect,
+    selectors,
+)
+from duckstring.cli.output import console
+from duckstring.cli.trigger import open_view
+
+control_app = typer.Typer(
+    help="Steer one Pond: wake, force, sleep, kill, clear, budgets.", no_args_is_help=True
+)
+
+PondArgument = Annotated[str, typer.Argument(help="Pond name", metavar="POND")]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(control_app, name="control")
+
+
+def _verb(
+    verb: str,
+    name: str,
+    catchment: str | None,
+    major: int | None,
+    version: str | None,
+    silent: bool,
+    watch: bool,
+    body: dict[str, object] | None = None,
+    view: bool = True,
+) -> None:
+    with connect(catchment) as client:
+        before = client.get("/status") if not silent else {}
+        client.post(f"/ponds/{name}/{verb}", params=selectors(major, version), json=body)
+        console.print(f"{verb} {escape(name)}: ok")
+        if view and not silent:
+            open_view(client, name, major, version, one_shot=not watch, before=before)
+
+
+@control_app.command("wake")
+def wake(
+    name: PondArgument,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+    silent: SilentOption = False,
+    watch: WatchOption = False,
+) -> None:
+    """One pull that stays local (Sources are not woken); clears failed/killed."""
+    _verb("wake", name, catchment, major, version, silent, watch)
+
+
+@control_app.command("force")
+def force(
+    name: PondArgument,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+    silent: SilentOption = False,
+    watch: WatchOption = False,
+) -> None:
+    """Re-run every Ripple at the current freshness (no Sink re-runs); clears failed/killed."""
+    _verb("force", name, catchment, major, version, silent, watch)
+
+
+@control_app.command("sleep")
+def sleep(
+    name: PondArgument,
+    upstream: Annotated[bool, typer.Option(help="Also every ancestor")] = False,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+) -> None:
+    """Drop the Pond's demand and standing trigger; a started run still completes."""
+    _verb("sleep", name, catchment, major, version, True, False, {"upstream": upstream}, view=False)
+
+
+@control_app.command("kill")
+def kill(
+    name: PondArgument,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+) -> None:
+    """Stop the worker now, cancel in-flight runs, park the Pond (downstream blocks)."""
+    _verb("kill", name, catchment, major, version, True, False, view=False)
+
+
+@control_app.command("clear")
+def clear(
+    name: PondArgument,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+) -> None:
+    """Reset failed/killed to idle without running; unblock downstream."""
+    _verb("clear", name, catchment, major, version, True, False, view=False)
+
+
+@control_app.command("failure-budget")
+def failure_budget(
+    name: PondArgument,
+    immediate: Annotated[
+        int | None,
+        typer.Option("--immediate", "-i", min=0, help="Retries of a failing Ripple within one run"),
+    ] = None,
+    on_change: Annotated[
+        int | None,
+        typer.Option(
+            "--on-change", "-o", min=0, help="Fresh runs after failure when a Source updates"
+        ),
+    ] = None,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+) -> None:
+    """Show the retry budgets, or set them with --immediate / --on-change."""
+    with connect(catchment) as client:
+        path, params = f"/ponds/{name}/budget", selectors(major, version)
+        if immediate is None and on_change is None:
+            budget = client.get(path, params=params)
+        else:
+            budget = client.post(
+                path,
+                params=params,
+                json={"immediate_retries": immediate, "source_retries": on_change},
+            )
+    console.print(
+        f"{escape(name)}: immediate retries {budget['immediate_retries']}, "
+        f"on-change retries {budget['source_retries']}"
+    )
