@@ -12,6 +12,7 @@ from duckstring import __version__
 from duckstring.catchment.models import Health
 from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import data, deploy, duck, ponds, runs
+from duckstring.catchment.routes import ui as ui_routes
 from duckstring.catchment.routes.common import catchment_of, require_key
 from duckstring.catchment.service import Catchment, CatchmentConfig
 
@@ -60,4 +61,5 @@ def create_app(config: CatchmentConfig) -> FastAPI:
         protected.include_router(module.router)
     api.include_router(protected)
     app.include_router(api)
+    app.include_router(ui_routes.router)  # the web UI at / (its data comes from /api)
     return app
