@@ -2,9 +2,9 @@
 
 Runs, in one process and on one table, DuckDB's ``COPY t TO '...' (FORMAT parquet)`` and
 Duckstring's atomic :func:`~duckstring.pond.export.export_tables` (COPY to a temporary name,
-fsync, rename), interleaved, and prints the median of each and the throughput ratio
-(export rows/s divided by COPY rows/s; 1.0 means no overhead). Target: at least 0.9. It also
-shows the export without its fsync, to separate the cost of durability from the rest.
+fsync, rename), interleaved, and prints the best and the median run of each and the throughput
+ratio (export rows/s divided by COPY rows/s; 1.0 means no overhead). Target: at least 0.9. It
+also shows the export without its fsync, to separate the cost of durability from the rest.
 
     python benchmarks/export.py [--rows 10000000] [--repeat 7] [--dir /path/on/the/real/disk]
 """
@@ -12,6 +12,7 @@ shows the export without its fsync, to separate the cost of durability from the 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -83,18 +84,19 @@ def main() -> None:
         con.close()
         size = (folder / "export" / "sale_line.parquet").stat().st_size
 
-    print(f"file size: {size / 1e6:.1f} MB")
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    for name, seconds in medians.items():
-        print(f"{name + ':':<22}{seconds:.3f} s  ({args.rows / seconds / 1e6:.2f} M rows/s)")
-    copy_median = medians["DuckDB COPY"]
-    print(
-        "throughput ratio (export / COPY): "
-        f"{copy_median / medians['Duckstring export']:.3f}  (target >= 0.9)"
-    )
-    print(
-        f"without the fsync before the rename: {copy_median / medians['export without fsync']:.3f}"
-    )
+    print(f"file size: {size / 1e6:.1f} MB, load average {os.getloadavg()[0]:.1f}")
+    # The fastest run is the least disturbed by other work on the machine; the median shows
+    # what a busy machine gives. Both are reported, each as export rows/s over COPY rows/s.
+    for label, pick in (("best", min), ("median", statistics.median)):
+        chosen = {name: pick(values) for name, values in times.items()}
+        copy = chosen["DuckDB COPY"]
+        print(f"{label} of {args.repeat} runs:")
+        for name, seconds in chosen.items():
+            print(f"  {name + ':':<22}{seconds:.3f} s  ({args.rows / seconds / 1e6:.2f} M rows/s)")
+        print(
+            f"  throughput ratio (export / COPY): {copy / chosen['Duckstring export']:.3f}"
+            f"  (target >= 0.9); without the fsync: {copy / chosen['export without fsync']:.3f}"
+        )
 
 
 if __name__ == "__main__":
