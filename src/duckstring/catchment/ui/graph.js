@@ -63,7 +63,9 @@ export class Graph {
 
   /** Rebuild the drawing for a new topology; the view stays where the user left it. */
   setTopology(status) {
-    this.layout = layoutGraph(status);
+    const rect = this.svg.getBoundingClientRect();
+    const aspect = rect.width > 0 && rect.height > 0 ? rect.height / rect.width : 0.6;
+    this.layout = layoutGraph(status, aspect);
     this.edgeLayer.replaceChildren();
     this.pondLayer.replaceChildren();
     this.nodes.clear();
@@ -251,11 +253,14 @@ export class Graph {
   fit() {
     if (!this.layout) return;
     const rect = this.svg.getBoundingClientRect();
-    const margin = 36;
+    // Room at the bottom for the legend, which floats over the canvas.
+    const margin = { side: 28, top: 24, bottom: 64 };
     const w = Math.max(1, this.layout.width);
     const h = Math.max(1, this.layout.height);
-    const k = Math.max(0.02, Math.min((rect.width - 2 * margin) / w, (rect.height - 2 * margin) / h, 1.3));
-    this.view = { k, x: (rect.width - w * k) / 2, y: (rect.height - h * k) / 2 };
+    const roomW = Math.max(40, rect.width - 2 * margin.side);
+    const roomH = Math.max(40, rect.height - margin.top - margin.bottom);
+    const k = Math.max(0.02, Math.min(roomW / w, roomH / h, 1.3));
+    this.view = { k, x: (rect.width - w * k) / 2, y: margin.top + (roomH - h * k) / 2 };
     this.applyView();
   }
 

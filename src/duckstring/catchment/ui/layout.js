@@ -118,11 +118,34 @@ function layoutRipples(pond) {
   return { width, height, ripples, edges };
 }
 
+/** Stack each layer's Ponds into columns no taller than `limit` (a layer may take several). */
+function wrapLayers(layers, boxes, limit) {
+  const S = SIZES;
+  const columns = [];
+  for (const layer of layers) {
+    let column = { ids: [], height: 0, width: 0 };
+    for (const id of layer) {
+      const box = boxes.get(id);
+      const extra = (column.ids.length ? S.pondGapY : 0) + box.h;
+      if (column.ids.length && column.height + extra > limit) {
+        columns.push(column);
+        column = { ids: [], height: 0, width: 0 };
+      }
+      column.height += extra;
+      column.width = Math.max(column.width, box.w);
+      column.ids.push(id);
+    }
+    if (column.ids.length) columns.push(column);
+  }
+  return columns;
+}
+
 /**
  * Positions for every Pond (`x, y, w, h` and its Ripples) and a port on each side of an edge.
+ * `aspect` is the canvas's height over its width, the shape the graph should fill.
  * Returns `{ponds: Map(id → box), edges: [{from, to, path}], width, height}`.
  */
-export function layoutGraph(status) {
+export function layoutGraph(status, aspect = 0.6) {
   const S = SIZES;
   const ids = status.ponds.map((p) => p.id).sort();
   const byId = new Map(status.ponds.map((p) => [p.id, p]));
@@ -140,25 +163,20 @@ export function layoutGraph(status) {
     area += (inner.width + S.pondGapX) * (inner.height + S.pondGapY);
     tallest = Math.max(tallest, inner.height);
   }
-  // Wrap a layer once it is taller than a column of a graph shaped roughly like a screen.
-  const maxColumnH = Math.max(720, tallest, Math.sqrt(area * 0.6));
-
-  const columns = [];
-  for (const layer of layers) {
-    let column = { ids: [], height: 0, width: 0 };
-    for (const id of layer) {
-      const box = boxes.get(id);
-      const extra = (column.ids.length ? S.pondGapY : 0) + box.h;
-      if (column.ids.length && column.height + extra > maxColumnH) {
-        columns.push(column);
-        column = { ids: [], height: 0, width: 0 };
-      }
-      column.height += (column.ids.length ? S.pondGapY : 0) + box.h;
-      column.width = Math.max(column.width, box.w);
-      column.ids.push(id);
-    }
-    if (column.ids.length) columns.push(column);
+  // Wrap a layer once it is taller than the column height that lets the whole graph fill a
+  // canvas of the given shape best (tried over a range: it is cheap next to drawing).
+  let best = null;
+  const floor = Math.max(tallest, 600);
+  const ceiling = Math.max(floor, Math.sqrt(area * aspect) * 2.5);
+  for (let i = 0; i <= 16; i++) {
+    const limit = floor + ((ceiling - floor) * i) / 16;
+    const columns = wrapLayers(layers, boxes, limit);
+    const w = columns.reduce((sum, c) => sum + c.width + S.pondGapX, -S.pondGapX);
+    const h = Math.max(...columns.map((c) => c.height));
+    const scale = Math.min(1 / Math.max(1, w), aspect / Math.max(1, h));
+    if (!best || scale > best.scale * 1.0001) best = { scale, columns };
   }
+  const columns = best ? best.columns : [];
   const height = Math.max(0, ...columns.map((c) => c.height));
   let x = 0;
   for (const column of columns) {

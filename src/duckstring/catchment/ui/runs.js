@@ -200,7 +200,7 @@ export class RunDetail {
         ),
       );
     }
-    this.content.replaceChildren(
+    const parts = [
       h(
         "header",
         { class: "detail-head" },
@@ -217,7 +217,8 @@ export class RunDetail {
             h("tbody", {}, attemptRows),
           )
         : h("p", { class: "muted" }, "No Ripple has started in this run."),
-      failures.length ? [h("h3", {}, "Failures"), failures] : null,
-    );
+    ];
+    if (failures.length) parts.push(h("h3", {}, "Failures"), ...failures);
+    this.content.replaceChildren(...parts);
   }
 }

@@ -195,7 +195,13 @@ export class Sidebar {
             : "",
         );
       } else {
-        parts.push(h("strong", {}, look === "failed" ? "Failed" : "Killed"), p.failed_f ? ` at freshness ${instant(p.failed_f)}.` : ".");
+        parts.push(
+          h("strong", {}, look === "failed" ? "Failed" : "Killed"),
+          look === "failed" && p.failed_f ? ` at freshness ${instant(p.failed_f)}. ` : ". ",
+          look === "failed"
+            ? "Wake or Force runs it again; Clear Failure resets it without running."
+            : "Parked until Wake, Force or Clear Failure.",
+        );
         const run = this.lastProblemRun;
         if (run) {
           const failing = (run.ripples || []).filter((a) => a.status === "failed");
@@ -204,7 +210,7 @@ export class Sidebar {
           parts.push(h("button", { type: "button", class: "primary", onclick: () => this.app.openRun(run) }, "Open Run Detail"));
         }
       }
-      panel.replaceChildren(...parts.flat());
+      panel.replaceChildren(...parts.flat(Infinity));
     });
     return panel;
   }
@@ -324,7 +330,7 @@ export class Sidebar {
     const list = h("ul", { class: "window-list" }, h("li", { class: "muted" }, "Loading…"));
     const error = h("div", { class: "form-error", role: "alert", hidden: true });
     const field = (label, input) => h("label", { class: "field" }, h("span", {}, label), input);
-    const name = h("input", { name: "window-name", required: true, placeholder: "nightly", pattern: "[A-Za-z0-9_-]{1,64}" });
+    const name = h("input", { name: "window-name", required: true, placeholder: "nightly", pattern: "[A-Za-z0-9_\\-]{1,64}" });
     const every = h("input", { name: "window-every", type: "number", min: "1", step: "1", value: "1", class: "narrow", required: true });
     const unit = h("select", { name: "window-unit" }, UNITS.map((u) => h("option", { value: u, selected: u === "DAY" }, u.toLowerCase())));
     const length = h("input", { name: "window-duration", type: "number", min: "0", step: "any", class: "narrow", placeholder: "all" });
