@@ -3,6 +3,9 @@
 Configured only by the environment: ``DUCKSTRING_ROOT`` (default ``./.duckstring``),
 ``DUCKSTRING_API_KEY`` (unset: open) and ``DUCKSTRING_CATCHMENT_URL`` (where Ducks dial back;
 learned from the first request when unset). Run exactly one process of it per root.
+
+Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILENCE`` (60 s),
+``DUCKSTRING_DUCK_STALL`` (30 s) and ``DUCKSTRING_DUCK_HEARTBEAT`` (10 s), in seconds.
 """
 
 from __future__ import annotations
@@ -14,11 +17,27 @@ from duckstring.catchment.app import create_app
 from duckstring.catchment.service import CatchmentConfig
 
 
+def _seconds(variable: str, default: float) -> float:
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SystemExit(f"{variable} must be a number of seconds, not {text!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{variable} must be positive, not {text!r}")
+    return value
+
+
 def config_from_environment() -> CatchmentConfig:
     return CatchmentConfig(
         root=Path(os.environ.get("DUCKSTRING_ROOT", "./.duckstring")),
         api_key=os.environ.get("DUCKSTRING_API_KEY") or None,
         url=os.environ.get("DUCKSTRING_CATCHMENT_URL") or None,
+        duck_silence=_seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
+        duck_stall=_seconds("DUCKSTRING_DUCK_STALL", 30.0),
+        duck_heartbeat=_seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
     )
 
 

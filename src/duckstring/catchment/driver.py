@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import Launcher
+from duckstring.catchment.launcher import Launcher, line_lock_holder
 from duckstring.catchment.store import Store
 from duckstring.catchment.store.db import Deployment
 from duckstring.duck import protocol
 from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
+from duckstring.duck.worker import EXIT_LOCKED
 from duckstring.engine.clock import NEVER, SECOND, Micros, SystemClock
 from duckstring.engine.core import Engine
 from duckstring.engine.effects import (
@@ -30,6 +31,7 @@ from duckstring.engine.effects import (
     StopWorker,
 )
 from duckstring.engine.rows import restore
+from duckstring.layout import RootLayout
 
 log = logging.getLogger("duckstring.catchment")
 
@@ -51,8 +53,14 @@ class Driver:
         board: JobBoard,
         clock: SystemClock | None = None,
         can_spawn: Callable[[], bool] = lambda: True,
+        layout: RootLayout | None = None,
+        silence: float = 60.0,
     ) -> None:
         self.store = store
+        self.layout = layout
+        #: Seconds a Duck with a run in flight may stay silent before its run fails.
+        self.silence = silence
+        self._watchdog: asyncio.TimerHandle | None = None
         #: False until the Catchment knows the URL its Ducks dial back to.
         self.can_spawn = can_spawn
         self._deferred: set[str] = set()
@@ -82,6 +90,7 @@ class Driver:
             self.engine = restore(self.store.load_engine_rows(), now)
             self._record(self.engine.drain(), now)
             self.store.save_ponds(self.engine, self.engine.take_changed())
+        self._adopt_survivors()
         for line, run in self.engine.in_flight_runs():
             deployment = self.lines.get(line)
             if deployment is None:
@@ -99,10 +108,33 @@ class Driver:
             )
         self._flush()
 
+    def _adopt_survivors(self) -> None:
+        """Ducks that outlived the previous Catchment process keep their lines: this one
+        adopts them (they dial back in) and never starts a second Duck beside one."""
+        if self.layout is None:
+            return
+        for line, deployment in self.lines.items():
+            pid = line_lock_holder(self.layout.duck_lock(deployment.name, deployment.major))
+            if pid is not None:
+                self._adopt(line, pid)
+
+    def _adopt(self, line: str, pid: int) -> bool:
+        duck = self.launcher.adopt(line, pid)
+        if duck is None:
+            return False
+        log.info("adopted the Duck of %s (pid %s)", line, pid)
+        if self._loop is not None:
+            self.last_seen[line] = self._loop.time()
+            self._loop.add_reader(duck.sentinel, self._on_exit, line, duck.sentinel)
+        return True
+
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     # -- the one way in --------------------------------------------------------------------------
 
@@ -156,6 +188,42 @@ class Driver:
             self._dispatch(run)
         self._stop_idle()
         self._arm_timer()
+        self._arm_watchdog()
+
+    # -- silence -------------------------------------------------------------------------------
+
+    def _arm_watchdog(self) -> None:
+        """While any run is in flight, check now and then that its Duck still speaks."""
+        if self._loop is None or self._watchdog is not None:
+            return
+        if any(p.runs for p in self.engine.ponds.values()):
+            self._watchdog = self._loop.call_later(self.silence / 4, self._check_silence)
+
+    def _check_silence(self) -> None:
+        self._watchdog = None
+        assert self._loop is not None
+        now = self._loop.time()
+        for line, p in list(self.engine.ponds.items()):
+            if not any(run.status == "running" for run in p.runs.values()):
+                continue
+            heard = self.last_seen.get(line)
+            if heard is None:
+                self.last_seen[line] = now
+                continue
+            if now - heard >= self.silence and line not in self._deferred:
+                message = f"the Duck of {line} was silent for {self.silence:g} s mid-run"
+                duck = self.launcher.ducks.get(line)
+                if duck is not None:
+                    duck.killed = True
+                    self.launcher.kill(line)
+
+                def fail(engine: Engine, at: Micros, line: str = line, text: str = message) -> None:
+                    self.store.fail_running_attempts(line, at, text)
+                    engine.worker_failed(line, at, text)
+
+                self.apply(fail)
+                self.last_seen[line] = now
+        self._arm_watchdog()
 
     def _dispatch(self, run: RunBegan) -> None:
         deployment = self.lines.get(run.pond)
@@ -176,11 +244,8 @@ class Driver:
 
     def ensure_duck(self, line: str) -> None:
         duck = self.launcher.ducks.get(line)
-        if duck is not None:
-            if duck.stopping and duck.process.is_alive():
-                return  # a new Duck starts when this one has exited (see duck_exited)
-            if duck.process.is_alive():
-                return
+        if duck is not None and duck.is_alive():
+            return  # a stopping Duck is followed by a new one once it exits (duck_exited)
         if not self.can_spawn():
             self._deferred.add(line)
             return
@@ -188,8 +253,7 @@ class Driver:
         duck = self.launcher.spawn(line, name, major)
         if self._loop is not None:
             self.last_seen[line] = self._loop.time()
-            sentinel = duck.process.sentinel
-            self._loop.add_reader(sentinel, self._on_exit, line, sentinel)
+            self._loop.add_reader(duck.sentinel, self._on_exit, line, duck.sentinel)
 
     def spawn_deferred(self) -> None:
         """The dial-back URL is known now: start the Ducks that waited for it."""
@@ -208,6 +272,12 @@ class Driver:
 
     def duck_exited(self, line: str, code: int | None, *, expected: bool) -> None:
         """A Duck process ended. Work it left unfinished fails; queued work gets a new Duck."""
+        if code == EXIT_LOCKED and self.layout is not None and line in self.lines:
+            # Another Duck holds the line (one that outlived a restart): adopt it.
+            deployment = self.lines[line]
+            pid = line_lock_holder(self.layout.duck_lock(deployment.name, deployment.major))
+            if pid is not None and self._adopt(line, pid):
+                return
         p = self.engine.ponds.get(line)
         if p is not None and not expected and p.runs:
             message = (
@@ -226,7 +296,7 @@ class Driver:
 
     def _stop_idle(self) -> None:
         for line, duck in list(self.launcher.ducks.items()):
-            if duck.stopping or not duck.process.is_alive():
+            if duck.stopping or not duck.is_alive():
                 continue
             p = self.engine.ponds.get(line)
             if p is None:

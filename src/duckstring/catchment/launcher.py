@@ -8,6 +8,7 @@ so ``kill`` ends everything it started; every Duck is reaped when it exits.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import multiprocessing
 import os
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 #: Modules the forkserver imports once, before it forks any Duck.
@@ -32,16 +34,58 @@ def _duck_entry(config: Any) -> None:
 
 @dataclass
 class DuckProcess:
+    """A Duck this Catchment started (``process``), or one it adopted after a restart."""
+
     line: str
-    process: BaseProcess
+    pid: int
     started_at: float
+    process: BaseProcess | None = None
+    #: For an adopted Duck (not our child): a pidfd that becomes readable when it exits.
+    pidfd: int | None = None
     stopping: bool = False
     killed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def pid(self) -> int | None:
-        return self.process.pid
+    def sentinel(self) -> int:
+        if self.process is not None:
+            return self.process.sentinel
+        assert self.pidfd is not None
+        return self.pidfd
+
+    def is_alive(self) -> bool:
+        if self.process is not None:
+            return self.process.is_alive()
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return not _is_zombie(self.pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def line_lock_holder(lock: Path) -> int | None:
+    """The pid of the Duck holding a line's ``duck.lock``, or None when no Duck holds it."""
+    if not lock.exists():
+        return None
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            words = handle.read().split()
+            if len(words) >= 2 and words[0] == "pid" and words[1].isdigit():
+                return int(words[1])
+            return None
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
 
 
 class Launcher:
@@ -67,20 +111,31 @@ class Launcher:
             daemon=False,
         )
         process.start()
-        duck = DuckProcess(line, process, time.monotonic())
+        assert process.pid is not None
+        duck = DuckProcess(line, process.pid, time.monotonic(), process=process)
+        self.ducks[line] = duck
+        return duck
+
+    def adopt(self, line: str, pid: int) -> DuckProcess | None:
+        """Take on a Duck that outlived the previous Catchment process (it dials back in)."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return None
+        duck = DuckProcess(line, pid, time.monotonic(), pidfd=pidfd)
         self.ducks[line] = duck
         return duck
 
     def alive(self, line: str) -> DuckProcess | None:
         duck = self.ducks.get(line)
-        if duck is not None and duck.process.is_alive():
+        if duck is not None and duck.is_alive():
             return duck
         return None
 
     def kill(self, line: str) -> None:
         """Terminate the line's Duck and everything it started, now."""
         duck = self.ducks.get(line)
-        if duck is None or duck.pid is None:
+        if duck is None:
             return
         duck.killed = True
         try:
@@ -94,6 +149,13 @@ class Launcher:
         duck = self.ducks.get(line)
         if duck is None:
             return None
+        if duck.process is None:  # adopted: init reaps it; its exit code is not ours to read
+            if duck.is_alive():
+                return None
+            del self.ducks[line]
+            if duck.pidfd is not None:
+                os.close(duck.pidfd)
+            return None
         duck.process.join(timeout=0)
         if duck.process.exitcode is None:
             return None
@@ -105,15 +167,23 @@ class Launcher:
     def stop_all(self, timeout: float = 5.0) -> None:
         """Terminate every Duck (SIGTERM, then SIGKILL) and reap them."""
         for duck in list(self.ducks.values()):
-            if duck.process.is_alive() and duck.pid is not None:
+            if duck.is_alive():
                 try:
                     os.killpg(duck.pid, signal.SIGTERM)
                 except (ProcessLookupError, PermissionError):
-                    duck.process.terminate()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(duck.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for duck in list(self.ducks.values()):
-            duck.process.join(timeout=max(0.0, deadline - time.monotonic()))
-            if duck.process.is_alive():
+            while duck.is_alive() and time.monotonic() < deadline:
+                if duck.process is not None:
+                    duck.process.join(timeout=max(0.0, deadline - time.monotonic()))
+                else:
+                    time.sleep(0.02)
+            if duck.is_alive():
                 self.kill(duck.line)
-                duck.process.join(timeout=1.0)
+                if duck.process is not None:
+                    duck.process.join(timeout=1.0)
+            if duck.pidfd is not None:
+                os.close(duck.pidfd)
         self.ducks.clear()

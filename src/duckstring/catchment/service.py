@@ -106,7 +106,12 @@ class Catchment:
         self.launcher = Launcher(self.duck_config)
         self.launcher.warm()
         self.driver = Driver(
-            self.store, self.launcher, self.board, can_spawn=lambda: self.url is not None
+            self.store,
+            self.launcher,
+            self.board,
+            can_spawn=lambda: self.url is not None,
+            layout=self.layout,
+            silence=self.config.duck_silence,
         )
         self.driver.start(loop)
 
