@@ -44,7 +44,9 @@ def layered(sim: Simulation, ponds: int, width: int, seed: int) -> list[str]:
 def simulate(
     ponds: int, width: int, seconds: float, seed: int = 1
 ) -> tuple[int, float, Simulation]:
-    sim = Simulation(default_duration=lambda p, r, rng: rng.uniform(0.2, 2.0), seed=seed)
+    sim = Simulation(
+        default_duration=lambda p, r, rng: rng.uniform(0.2, 2.0), seed=seed, keep_timeline=False
+    )
     outlets = layered(sim, ponds, width, seed)
     for outlet in outlets:
         sim.wave(outlet)

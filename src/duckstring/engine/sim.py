@@ -147,6 +147,8 @@ class Simulation:
     seed: int = 0
     start: Micros = DEFAULT_START
     engine: Engine = field(default_factory=Engine)
+    #: Keep every step in :attr:`timeline` (tests read it; long benchmarks turn it off).
+    keep_timeline: bool = True
 
     def __post_init__(self) -> None:
         self.clock = VirtualClock(self.start)
@@ -281,7 +283,8 @@ class Simulation:
         self._flush()
 
     def record(self, pond: str, event: str, f: Micros, **extra: Any) -> None:
-        self.timeline.append(Record(self.now, pond, event, f, **extra))
+        if self.keep_timeline:
+            self.timeline.append(Record(self.now, pond, event, f, **extra))
 
     def _flush(self) -> None:
         while True:
