@@ -54,7 +54,7 @@ def test_the_graph_shows_all_four_ponds_with_their_ripples_and_edges(
         for pond_id in DEMO
     }
     assert x["transactions@1"] == x["products@1"] < x["sales@1"] < x["reports@1"]
-    assert "never run" in page.inner_text("#summary")
+    assert "4 Pond lines" in page.inner_text("#summary")
     assert page.is_visible(".legend")
     ui.assert_clean()
 

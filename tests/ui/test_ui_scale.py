@@ -22,7 +22,8 @@ def big_status(tick: int, ponds: int = 200) -> dict[str, Any]:
     rng = random.Random(7)
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC) + timedelta(seconds=tick)
     stamp = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
-    ids = [f"pond_{i:03d}@1" for i in range(ponds)]
+    # The last line is a second major of the Pond before it: a Pond of its own on the canvas.
+    ids = [f"pond_{i:03d}@1" for i in range(ponds - 1)] + [f"pond_{ponds - 2:03d}@2"]
     layer = [min(9, i * 10 // ponds + (i % 3 == 0)) if i >= 12 else 0 for i in range(ponds)]
     edges = []
     for i, pond_id in enumerate(ids):
@@ -39,7 +40,7 @@ def big_status(tick: int, ponds: int = 200) -> dict[str, Any]:
             {
                 "id": pond_id,
                 "name": pond_id.split("@")[0],
-                "major": 1,
+                "major": int(pond_id.split("@")[1]),
                 "kind": "inlet" if layer[i] == 0 else "pond",
                 "version": "1.0.0",
                 "status": status,
@@ -128,6 +129,11 @@ def test_two_hundred_ponds_are_laid_out_fitted_found_and_refreshed_in_place(
     page.wait_for_function("() => document.querySelectorAll('g.pond').length === 200")
     expected_edges = len(big_status(1)["edges"])
     assert page.locator("g.edge").count() == expected_edges
+
+    # Concurrent majors are separate Ponds, named with their major.
+    for line in ("pond_198@1", "pond_198@2"):
+        label = page.text_content(f'g.pond[data-id="{line}"] .pond-name') or ""
+        assert label.startswith(line), label
 
     layout = page.evaluate(LAYOUT)
     assert overlaps(layout["ponds"]) == []

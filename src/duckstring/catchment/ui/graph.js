@@ -90,6 +90,9 @@ export class Graph {
       transform: `translate(${box.x},${box.y})`,
       "data-id": p.id,
       "data-select": `pond:${p.id}`,
+      tabindex: 0,
+      role: "button",
+      "aria-label": `${p.id} (${p.kind})`,
     }, this.pondLayer);
     el("rect", { class: "pond-box", width: box.w, height: box.h, rx: 9 }, group);
     el("path", {
@@ -315,6 +318,13 @@ export class Graph {
       const hit = target.closest && target.closest("[data-select]");
       this.onSelect(hit ? hit.getAttribute("data-select") : null);
     };
+    svg.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      const hit = event.target.closest && event.target.closest("[data-select]");
+      if (!hit) return;
+      event.preventDefault();
+      this.onSelect(hit.getAttribute("data-select"));
+    });
     svg.addEventListener("pointerup", release);
     svg.addEventListener("pointercancel", release);
     svg.addEventListener("wheel", (event) => {

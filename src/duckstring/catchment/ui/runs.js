@@ -133,13 +133,16 @@ export class RunDetail {
     clearTimeout(this.timer);
     const wanted = this.run;
     if (!wanted) return;
-    const path =
+    const path = (limit) =>
       `api/runs?pond=${encodeURIComponent(wanted.pond)}&major=${wanted.major}` +
-      "&lineage=false&ripples=true&limit=1000";
+      `&lineage=false&ripples=true&limit=${limit}`;
+    const pick = (runs) => runs.find((r) => r.seq === wanted.seq && r.id === wanted.id) || null;
     let found = null;
     try {
-      const runs = (await api(path)).runs;
-      found = runs.find((r) => r.seq === wanted.seq && r.id === wanted.id) || null;
+      // The run asked for is nearly always among the newest; look further back only if not.
+      const recent = (await api(path(50))).runs;
+      found = pick(recent);
+      if (!found && recent.length === 50) found = pick((await api(path(1000))).runs);
     } catch (error) {
       if (this.run === wanted) {
         this.content.replaceChildren(h("p", { class: "form-error" }, `Could not load the run: ${error.message}`));

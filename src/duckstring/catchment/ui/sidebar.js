@@ -4,7 +4,7 @@
 // topology: that comes from deployed code.
 
 import { api, pondPath } from "./api.js";
-import { ago, duration, h, instant } from "./format.js";
+import { ago, duration, h, instant, parseTime } from "./format.js";
 import { pondLook } from "./graph.js";
 import { runTable, statusPill } from "./runs.js";
 
@@ -23,6 +23,18 @@ function triggerText(trigger) {
 function utcInstant(value) {
   if (!value) return null;
   return value.length === 16 ? `${value}:00Z` : `${value}Z`;
+}
+
+/** "every 3.1 s" — the mean gap between the starts of the recent successful runs. */
+function cadenceOf(runs) {
+  const starts = runs
+    .filter((r) => r.status === "success" && r.started_at)
+    .map((r) => parseTime(r.started_at))
+    .filter((t) => t !== null)
+    .slice(0, 10);
+  if (starts.length < 3) return null;
+  const gap = (starts[0] - starts[starts.length - 1]) / (starts.length - 1);
+  return `a run every ${duration(gap)} (last ${starts.length})`;
 }
 
 export class Sidebar {
@@ -57,6 +69,7 @@ export class Sidebar {
     this.binders = [];
     this.lastProblemRun = null;
     this.problemRuns = "";
+    this.cadence = null;
     if (!selection) return this.showEmpty();
     const pond = this.app.pond(selection.pond);
     if (!pond) return this.showEmpty();
@@ -162,6 +175,7 @@ export class Sidebar {
         ["Demand", (p) => [p.has_pull ? "pull" : "", p.target_f ? `push to ${instant(p.target_f)}` : ""].filter(Boolean).join(", ") || "none"],
         ["Trigger", (p) => triggerText(p.trigger)],
         ["Runs", (p) => `${p.runs_completed} completed · ${p.failures} failure${p.failures === 1 ? "" : "s"}`],
+        ["Cadence", () => this.cadence || "–"],
         ["Window delay", (p) => (p.d_ms ? duration(p.d_ms) : "–")],
       ]),
       this.triggerSection(pond),
@@ -537,6 +551,7 @@ export class Sidebar {
         this.problemRuns = problem ? `${problem.seq}${problem.status}` : "";
         this.refresh();
       }
+      this.cadence = cadenceOf(runs);
       const box = this.root.querySelector(".side-runs");
       if (box) {
         box.replaceChildren(runs.length ? runTable(runs, nowMs, open, { showPond: false }) : h("p", { class: "muted" }, "No runs yet."));
