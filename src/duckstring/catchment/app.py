@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from types import FrameType
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 
@@ -17,13 +21,34 @@ from duckstring.catchment.routes.common import catchment_of, require_key
 from duckstring.catchment.service import Catchment, CatchmentConfig
 
 
+def _release_polls_on_exit_signals(loop: asyncio.AbstractEventLoop, catchment: Catchment) -> None:
+    """A server stopping waits for open requests; Ducks' long polls would hold it for their
+    whole wait. Chain onto the server's own SIGINT/SIGTERM handlers to answer them first."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(
+            signum: int, frame: FrameType | None, previous: Callable[..., Any] = previous
+        ) -> None:
+            loop.call_soon_threadsafe(catchment.board.release_all)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
 def create_app(config: CatchmentConfig) -> FastAPI:
     """A Catchment serving ``config.root``; it starts with the ASGI lifespan."""
     catchment = Catchment(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        catchment.start(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        catchment.start(loop)
+        _release_polls_on_exit_signals(loop, catchment)
         try:
             yield
         finally:

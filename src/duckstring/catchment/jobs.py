@@ -21,6 +21,14 @@ class JobBoard:
 
     def __init__(self) -> None:
         self._lines: dict[str, _Line] = {}
+        #: Set when the server shuts down: polls answer at once, so connections can close.
+        self.closing = False
+
+    def release_all(self) -> None:
+        """Answer every waiting poll now and every later one at once (server shutdown)."""
+        self.closing = True
+        for entry in self._lines.values():
+            entry.ready.set()
 
     def _line(self, line: str) -> _Line:
         entry = self._lines.get(line)
@@ -54,10 +62,14 @@ class JobBoard:
     async def take(self, line: str, wait: float) -> list[Command]:
         """Every queued command, as soon as there is one, or none after ``wait`` seconds."""
         entry = self._line(line)
+        if self.closing:
+            return []
         if not entry.commands:
             try:
                 await asyncio.wait_for(entry.ready.wait(), timeout=wait)
             except TimeoutError:
+                return []
+            if self.closing:
                 return []
         commands, entry.commands = entry.commands, []
         entry.ready.clear()
