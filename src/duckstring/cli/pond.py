@@ -17,6 +17,7 @@ from duckstring.local.scaffold import ScaffoldError, init_project, write_demo
 from duckstring.pond.isolation import DefinitionError, ModuleImportError
 from duckstring.pond.manifest import ManifestError, find_project
 from duckstring.pond.puddle import CatchmentUnavailableError
+from duckstring.remote import puddles as remote_puddles
 
 pond_app = typer.Typer(
     help="Create Pond projects and test them locally, with no Catchment.",
@@ -68,9 +69,7 @@ def hydrate_command(
     ] = None,
     from_catchment: Annotated[
         bool,
-        typer.Option(
-            "--from-catchment", help="Fetch Sources without a puddle from a Catchment (later)."
-        ),
+        typer.Option("--from-catchment", help="Fetch Sources without a puddle from the Catchment."),
     ] = False,
     catchment: Annotated[
         str | None,
@@ -83,15 +82,16 @@ def hydrate_command(
 
     Sources without a puddle are skipped with a warning.
     """
-    if from_catchment:
-        fail(
-            "--from-catchment is not available yet: this version of Duckstring has no "
-            "Catchment client; define puddles in src/puddles.py instead"
-        )
-    with expected_errors(*_EXPECTED):
+    remote_puddles.install()
+    with expected_errors(*_EXPECTED, CatchmentUnavailableError):
         project = find_project(Path.cwd())
+        fetch = (
+            (lambda source: remote_puddles.fetch_source(catchment, project, source))
+            if from_catchment
+            else None
+        )
         try:
-            hydrated = hydrate(project, sources or (), catchment=catchment, warn=warn)
+            hydrated = hydrate(project, sources or (), catchment=catchment, warn=warn, fetch=fetch)
         except ModuleImportError as error:
             show_traceback(error.traceback_text)
             fail(str(error))

@@ -52,42 +52,52 @@ def hydrate(
     *,
     catchment: str | None = None,
     warn: Warn = lambda message: None,
+    fetch: Callable[[str], list[HydratedTable]] | None = None,
 ) -> list[HydratedTable]:
     """Run the puddles of ``project`` (only those of ``sources``, if given).
 
     Sources named in ``sources`` without a puddle, and puddles for a Pond that is neither a
     Source nor the Pond itself, are reported through ``warn`` and skipped. Raises
-    :class:`PuddleFailedError` if a puddle function fails.
+    :class:`PuddleFailedError` if a puddle function fails. With ``fetch``, a Source without a
+    puddle is fetched by it instead (``--from-catchment``).
     """
     project = Path(project)
     manifest = load_manifest(project)
     layout = LocalLayout(project)
     module = project / manifest.puddles
-    if not module.is_file():
+    if module.is_file():
+        specs = _usable(discover_puddles(module), manifest, warn)
+    elif fetch is None:
         warn(f"no puddles module at {manifest.puddles}; nothing to hydrate")
         return []
-    specs = _usable(discover_puddles(module), manifest, warn)
+    else:
+        specs = []
     by_source: dict[str, list[PuddleSpec]] = {}
     for spec in specs:
         by_source.setdefault(spec.source, []).append(spec)
 
+    hydrated: list[HydratedTable] = []
     if sources:
         selected = []
         for name in dict.fromkeys(sources):
             if name in by_source:
                 selected.append(name)
+            elif fetch is not None:
+                hydrated.extend(fetch(name))
             else:
                 warn(f"no puddle defines Source {name!r}; skipped")
     else:
         selected = list(by_source)
         for source in manifest.sources:
             if source.name not in by_source:
+                if fetch is not None:
+                    hydrated.extend(fetch(source.name))
+                    continue
                 note = " (optional)" if source.optional else ""
                 warn(
                     f"Source {source.name!r}{note} has no puddle; Ripples that read it will "
                     "fail in a local run"
                 )
-    hydrated: list[HydratedTable] = []
     for name in selected:
         hydrated.extend(_hydrate_source(layout, name, by_source[name], project, catchment, warn))
     return hydrated

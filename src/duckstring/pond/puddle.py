@@ -51,9 +51,9 @@ class CatchmentClient(Protocol):
     def tables(self) -> list[str]: ...
 
 
-#: Builds a client for a registered Catchment (``None``: the default one). Installed by the
-#: CLI once it can talk to Catchments; until then puddles can only be made locally.
-CatchmentFactory = Callable[[str | None], CatchmentClient]
+#: Builds a client for a registered Catchment (``None``: the default one) on behalf of a
+#: puddle. ``duckstring.remote`` installs it; without it puddles can only be made locally.
+CatchmentFactory = Callable[[str | None, "Puddle"], CatchmentClient]
 _catchment_factory: CatchmentFactory | None = None
 
 
@@ -226,7 +226,7 @@ class Puddle:
                 "and this version of Duckstring has no Catchment client yet; build the puddle "
                 "from local data instead"
             )
-        return _catchment_factory(chosen)
+        return _catchment_factory(chosen, self)
 
     def close(self) -> None:
         self.con.close()
