@@ -1,0 +1,61 @@
+"""The live status view in a real pseudo-terminal: it redraws in place as a Pulse progresses,
+and a failure shows in red."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+
+from e2e.projects import RAISES, write_pond
+from e2e.server import Server
+
+SLOW = """
+import time
+
+@ripple
+def slow(pond):
+    time.sleep(1.5)
+    pond.write_table("slow", pond.con.sql("SELECT 1 AS x"))
+"""
+
+RED = "\x1b[1;31m"
+
+
+def spawn_status(server: Server) -> pexpect.spawn:
+    env = server.environment()
+    env.update({"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"})
+    env.pop("NO_COLOR", None)
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "duckstring.cli", "status"],
+        env=env,
+        encoding="utf-8",
+        dimensions=(40, 160),
+        timeout=30,
+    )
+
+
+def test_live_status_shows_a_pulse_progressing_and_a_failure_in_red(
+    server: Server, tmp_path: Path
+) -> None:
+    server.connect_cli()
+    server.cli("pond", "deploy", "-y", cwd=write_pond(tmp_path, "work", SLOW, kind="inlet"))
+    server.cli("pond", "deploy", "-y", cwd=write_pond(tmp_path, "broken", RAISES, kind="inlet"))
+    view = spawn_status(server)
+    try:
+        view.expect("work@1")
+        view.expect("idle")
+        server.cli("trigger", "pulse", "work", "--silent")
+        view.expect(re.compile(r"work@1\s*│\s*\S*running"))
+        view.expect(re.compile(r"work@1\s*│\s*\S*idle"))
+        server.cli("trigger", "pulse", "broken", "--silent")
+        view.expect(re.compile(re.escape(RED) + "failed"))
+        assert "\x1b[" in view.before  # redrawn in place with cursor movement, not appended
+        view.sendcontrol("c")
+        view.expect(pexpect.EOF)
+    finally:
+        view.close(force=True)
+    assert view.exitstatus == 0 or view.signalstatus is None
