@@ -92,6 +92,31 @@ def test_a_pulse_clicked_in_the_sidebar_turns_nodes_running_then_idle(
     ui.shot("pulse_run_detail")
     page.keyboard.press("Escape")
     assert page.is_hidden("#run-detail")
+    # A Ripple's own view lists its attempts.
+    page.click('g.pond[data-id="sales@1"] g.ripple[data-ripple="join_lines"]')
+    page.wait_for_selector(".side-ripple .side-attempts tr.run-row .pill.st-success")
+    assert "daily_sales" in page.inner_text(".side-ripple .facts")
+    ui.assert_clean()
+
+
+def test_a_wave_settles_into_a_cadence_shown_in_the_sidebar(demo: Server, ui: Watched) -> None:
+    page = ui.page
+    page.goto(demo.url + "/")
+    select_pond(ui, "reports@1")
+    start = status_of(demo)["reports@1"]["runs_completed"]
+    page.get_by_role("button", name="Wave", exact=True).click()
+    page.wait_for_selector('g.pond[data-id="reports@1"] .pond-trigger text:text("WAVE")')
+    page.wait_for_selector(".side-pond .facts dd:has-text('a run every')", timeout=30_000)
+    assert status_of(demo)["reports@1"]["runs_completed"] >= start + 3
+    ui.shot("wave_cadence")
+    page.get_by_role("button", name="Remove trigger").click()
+    page.wait_for_selector('g.pond[data-id="reports@1"] .pond-trigger', state="hidden")
+    # Demand already in the graph drains; then everything is idle again.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('g.pond')]
+                   .every(g => g.classList.contains('st-idle'))""",
+        timeout=30_000,
+    )
     ui.assert_clean()
 
 

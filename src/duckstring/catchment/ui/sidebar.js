@@ -25,7 +25,7 @@ function utcInstant(value) {
   return value.length === 16 ? `${value}:00Z` : `${value}Z`;
 }
 
-/** "every 3.1 s" — the mean gap between the starts of the recent successful runs. */
+/** "a run every 3.1 s" — the median gap between the starts of the recent successful runs. */
 function cadenceOf(runs) {
   const starts = runs
     .filter((r) => r.status === "success" && r.started_at)
@@ -33,8 +33,10 @@ function cadenceOf(runs) {
     .filter((t) => t !== null)
     .slice(0, 10);
   if (starts.length < 3) return null;
-  const gap = (starts[0] - starts[starts.length - 1]) / (starts.length - 1);
-  return `a run every ${duration(gap)} (last ${starts.length})`;
+  const gaps = starts.slice(1).map((t, i) => starts[i] - t).sort((a, b) => a - b);
+  const middle = Math.floor(gaps.length / 2);
+  const median = gaps.length % 2 ? gaps[middle] : (gaps[middle - 1] + gaps[middle]) / 2;
+  return `a run every ${duration(median)} (median of the last ${gaps.length} gaps)`;
 }
 
 export class Sidebar {
@@ -115,22 +117,24 @@ export class Sidebar {
   /** A button that posts a verb and reports the outcome. */
   verb(pond, label, verb, { body, confirm, title, extra } = {}) {
     const button = h("button", { type: "button", title, class: confirm ? "danger" : null }, label);
+    // A destructive verb asks twice: the first click arms the button until it is clicked again,
+    // loses focus, or a few seconds pass.
     let armed = null;
-    button.addEventListener("click", async () => {
-      if (confirm && !armed) {
-        button.textContent = `Confirm ${label.toLowerCase()}?`;
-        button.classList.add("armed");
-        armed = setTimeout(() => {
-          armed = null;
-          button.textContent = label;
-          button.classList.remove("armed");
-        }, 3000);
-        return;
-      }
+    const disarm = () => {
       clearTimeout(armed);
       armed = null;
       button.textContent = label;
       button.classList.remove("armed");
+    };
+    if (confirm) button.addEventListener("blur", disarm);
+    button.addEventListener("click", async () => {
+      if (confirm && !armed) {
+        button.textContent = `Confirm ${label.toLowerCase()}?`;
+        button.classList.add("armed");
+        armed = setTimeout(disarm, 8000);
+        return;
+      }
+      disarm();
       button.disabled = true;
       try {
         await api(pondPath(pond, verb), { method: "POST", body: typeof body === "function" ? body() : body });
