@@ -56,6 +56,23 @@ def zombies() -> list[int]:
     return out
 
 
+def duck_pids(root: Path) -> dict[str, list[int]]:
+    """Processes holding each line's duck.lock open (a Duck holds it for its lifetime)."""
+    holders: dict[str, list[int]] = {}
+    locks = {str(p.resolve()): p for p in root.glob("ponds/*/m*/duck.lock")}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            targets = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
+        except OSError:
+            continue
+        for path, lock in locks.items():
+            if path in targets:
+                holders.setdefault(lock.parent.parent.name, []).append(int(entry.name))
+    return holders
+
+
 @dataclass
 class Server:
     """A Catchment process serving ``root`` on ``port``."""

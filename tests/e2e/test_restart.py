@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from e2e.projects import write_pond
-from e2e.server import Server, zombies
+from e2e.server import Server, duck_pids, zombies
 
 #: Each Ripple records its call in calls.log (beside the root), so a re-run is visible.
 TRACED = """
@@ -39,23 +39,6 @@ def last(pond):
     _trace(pond, "last")
     pond.write_table("last", pond.read_table("slow"))
 """
-
-
-def duck_pids(root: Path) -> dict[str, list[int]]:
-    """Processes holding each line's duck.lock open (a Duck holds it for its lifetime)."""
-    holders: dict[str, list[int]] = {}
-    locks = {str(p.resolve()): p for p in root.glob("ponds/*/m*/duck.lock")}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            targets = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
-        except OSError:
-            continue
-        for path, lock in locks.items():
-            if path in targets:
-                holders.setdefault(lock.parent.parent.name, []).append(int(entry.name))
-    return holders
 
 
 def calls(server: Server) -> list[str]:
