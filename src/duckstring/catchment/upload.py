@@ -17,17 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from duckstring.pond.archive import is_skipped
 from duckstring.pond.manifest import MANIFEST_FILE, Manifest, ManifestError, parse_manifest
 
 MiB: Final = 1024 * 1024
 
-#: Folders never deployed, wherever they sit: version control, virtualenvs, caches.
-SKIPPED_DIRS: Final = frozenset(
-    {".git", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
-)
-#: Folders never deployed at the project's top level: local test data and downloaded output.
-SKIPPED_TOP_DIRS: Final = frozenset({"puddles", "ponds", ".duckstring"})
-_SKIPPED_SUFFIXES: Final = (".pyc", ".pyo")
 _MAX_PATH_CHARS: Final = 1024
 _MAX_PART_BYTES: Final = 255
 _CHUNK: Final = 256 * 1024
@@ -180,16 +174,6 @@ def _project_prefix(files: list[_Entry], folders: set[tuple[str, ...]]) -> tuple
     )
 
 
-def _skipped(parts: tuple[str, ...], venvs: set[tuple[str, ...]]) -> bool:
-    if parts[0] in SKIPPED_TOP_DIRS and len(parts) > 1:
-        return True
-    if any(part in SKIPPED_DIRS for part in parts[:-1]):
-        return True
-    if any(parts[:depth] in venvs for depth in range(1, len(parts))):
-        return True
-    return parts[-1].endswith(_SKIPPED_SUFFIXES)
-
-
 def _kept_files(
     files: list[_Entry], prefix: tuple[str, ...], limits: UploadLimits
 ) -> list[tuple[str, zipfile.ZipInfo]]:
@@ -202,7 +186,7 @@ def _kept_files(
     declared_total = 0
     for parts, entry in stripped:
         info = entry.info
-        if _skipped(parts, venvs):
+        if is_skipped(parts, venvs):
             continue
         path = "/".join(parts)
         _check_regular(path, info)
