@@ -33,7 +33,12 @@ async def usage(request: Request) -> UsageBody:
 @router.get(
     "/archive",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-tar": {}}, "description": "The root as tar"}},
+    responses={
+        200: {
+            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The root as tar",
+        }
+    },
 )
 def download(request: Request) -> StreamingResponse:
     """The whole root as an uncompressed tar stream; SQLite files as consistent snapshots."""

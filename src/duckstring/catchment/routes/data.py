@@ -29,9 +29,8 @@ def _unlink(path: str) -> None:
     responses={
         200: {
             "content": {
-                "text/csv": {},
-                "application/x-ndjson": {},
-                "application/vnd.apache.parquet": {},
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("text/csv", "application/x-ndjson", "application/vnd.apache.parquet")
             },
             "description": "JSON rows, or a file when a format is asked for",
         },
@@ -79,7 +78,10 @@ async def query(request: Request, body: QueryBody) -> Any:
     "/ponds/{pond}/ripples/{ripple}",
     response_class=FileResponse,
     responses={
-        200: {"content": {"application/zip": {}}, "description": "The published output"},
+        200: {
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The published output",
+        },
         404: {"description": "Unknown Pond or Ripple, or nothing published yet"},
     },
 )
