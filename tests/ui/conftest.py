@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,8 +153,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         root=base / "root", home=base / "home", env={"DUCKSTRING_DEMO_SCALE": "0.1"}
     ).start()
     try:
-        for project in write_demo(base / "projects"):
-            deploy(server, project)
+        projects = {path.name: path for path in write_demo(base / "projects")}
+        # Source before Sink; the two Inlets side by side (deploys of different Ponds overlap).
+        with ThreadPoolExecutor(2) as pool:
+            list(
+                pool.map(lambda name: deploy(server, projects[name]), ["transactions", "products"])
+            )
+        deploy(server, projects["sales"])
+        deploy(server, projects["reports"])
         yield server
     finally:
         stop(server)
