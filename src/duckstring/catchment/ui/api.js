@@ -43,6 +43,11 @@ function askForKey(refused) {
     ? "That key was refused. Enter the Catchment's API key."
     : "This Catchment needs an API key.";
   dialog.hidden = false;
+  const connection = document.getElementById("connection");
+  if (connection) {
+    connection.className = "connection offline";
+    connection.textContent = "key needed";
+  }
   input.value = "";
   input.focus();
   pendingKey = new Promise((resolve) => {

@@ -391,7 +391,6 @@ export class Sidebar {
         error.hidden = false;
       }
     });
-    this.windowList = list;
     let count = null;
     this.bind((p) => {
       if (count !== null && count !== p.windows) this.loadWindows(p, list, this.token);
