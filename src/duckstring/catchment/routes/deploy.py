@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
+from starlette.types import Message
 
 from duckstring.catchment import intake
 from duckstring.catchment.models import Deployed, DeployGit
@@ -24,6 +25,8 @@ router = APIRouter(tags=["deploy"])
 
 #: One deploy per Pond name at a time; different Ponds deploy (and discover) in parallel.
 _deploy_locks: dict[str, asyncio.Lock] = {}
+#: Room for the multipart framing and the form fields around the archive itself.
+_FORM_OVERHEAD = 1024 * 1024
 
 _BODIES: dict[str, Any] = {
     "requestBody": {
@@ -77,6 +80,7 @@ async def deploy(request: Request) -> Deployed:
     limits = intake.UploadLimits()
     content_type = request.headers.get("content-type", "")
     try:
+        request = _bounded(request, limits.max_archive_bytes + _FORM_OVERHEAD)
         if content_type.startswith("application/json"):
             try:
                 body = DeployGit.model_validate(await request.json())
@@ -98,6 +102,25 @@ async def deploy(request: Request) -> Deployed:
     lock = _deploy_locks.setdefault(source.manifest.name, asyncio.Lock())
     async with lock:
         return await _register(request, source)
+
+
+def _bounded(request: Request, limit: int) -> Request:
+    """The same request, refusing (413) a body over ``limit`` bytes as soon as it is declared
+    or received, so an oversized upload is neither spooled to disk nor held in memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise intake.PayloadTooLarge(f"the request is {declared} bytes, over the limit of {limit}")
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise intake.PayloadTooLarge(f"the request is over the limit of {limit} bytes")
+        return message
+
+    return Request(request.scope, receive)
 
 
 async def _register(request: Request, source: intake.PondSource) -> Deployed:
