@@ -12,6 +12,9 @@ from duckstring.duck.protocol import Events, Jobs
 
 router = APIRouter(prefix="/duck", tags=["worker protocol"])
 
+#: Times, freshness, run numbers and attempts are stored as SQLite's 64-bit integers.
+_INT64 = range(-(2**63), 2**63)
+
 
 def _line(request: Request, name: str, major: int) -> str:
     line = f"{name}@{major}"
@@ -41,5 +44,10 @@ async def jobs(
 def events(request: Request, name: str, major: int, body: Events) -> Ok:
     """Progress of a Duck; each event id is applied once, so replays change nothing."""
     line = _line(request, name, major)
+    for event in body.events:
+        for field in ("at", "seq", "f", "attempt"):
+            value = getattr(event, field)
+            if value is not None and value not in _INT64:
+                raise HTTPException(422, f"event {event.id!r}: {field} is out of range")
     driver_of(request).duck_events(line, body.events)
     return Ok()

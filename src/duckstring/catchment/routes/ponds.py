@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated
 
@@ -20,7 +21,7 @@ from duckstring.catchment.models import (
 )
 from duckstring.catchment.routes.common import driver_of, select_line
 from duckstring.catchment.status import status_document
-from duckstring.engine.clock import SECOND, Micros
+from duckstring.engine.clock import DAY, SECOND, Micros
 from duckstring.engine.core import Engine, EngineError
 from duckstring.engine.durations import DurationError
 from duckstring.engine.windows import WindowError, WindowRule
@@ -32,6 +33,13 @@ Version = Annotated[str | None, Query(description="Must be the selected version 
 
 _NOT_FOUND = {404: {"description": "Unknown Pond, major or version"}}
 _BAD = {422: {"description": "Bad payload, or a version that is not selected"}}
+
+#: The longest span a request may set (a Tide's bound, a window's interval or duration): far
+#: beyond any use, and short enough that the instants the engine derives from it still fit the
+#: 64-bit integers of its database.
+_LONGEST: Micros = 1000 * 366 * DAY
+#: The largest retry budget a request may set.
+_MAX_RETRIES = 1_000_000
 
 
 @router.get("/status", response_model=Status)
@@ -94,6 +102,10 @@ def tide(
     request: Request, name: str, body: TideBody, major: Major = None, version: Version = None
 ) -> Ok:
     """Set a standing push that keeps staleness under the bound."""
+    if not math.isfinite(body.bound_seconds) or body.bound_seconds * SECOND > _LONGEST:
+        raise HTTPException(
+            422, f"bound_seconds must be at most {_LONGEST // SECOND} (about 1000 years)"
+        )
     bound = round(body.bound_seconds * SECOND)
     return _command(request, name, major, version, lambda e, line, now: e.tide(line, bound, now))
 
@@ -132,6 +144,12 @@ def set_budget(
     major: Major = None,
     version: Version = None,
 ) -> Budget:
+    for field, value in (
+        ("immediate_retries", body.immediate_retries),
+        ("source_retries", body.source_retries),
+    ):
+        if value is not None and value > _MAX_RETRIES:
+            raise HTTPException(422, f"{field} must be at most {_MAX_RETRIES}")
     _command(
         request,
         name,
@@ -170,8 +188,12 @@ def add_window(
                 body.name, every="1d", today=today
             ).to_api()["start_anchor"]
         rule = WindowRule.from_api(data)
-    except (WindowError, DurationError, ValueError) as error:
+    except (WindowError, DurationError, ValueError, OverflowError) as error:
         raise HTTPException(422, str(error)) from None
+    if max(rule.every.micros, rule.duration) > _LONGEST:
+        raise HTTPException(
+            422, f"window {rule.name!r}: interval and duration must be at most 1000 years"
+        )
     return _command(
         request, name, major, version, lambda e, line, now: e.add_window(line, rule, now)
     )
