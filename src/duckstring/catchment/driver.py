@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import Launcher, line_lock_holder
+from duckstring.catchment.launcher import DuckProcess, Launcher, line_lock_holder
 from duckstring.catchment.store import Store
 from duckstring.catchment.store.db import Deployment
 from duckstring.duck import protocol
@@ -125,7 +125,7 @@ class Driver:
         log.info("adopted the Duck of %s (pid %s)", line, pid)
         if self._loop is not None:
             self.last_seen[line] = self._loop.time()
-            self._loop.add_reader(duck.sentinel, self._on_exit, line, duck.sentinel)
+            self._loop.add_reader(duck.sentinel, self._on_exit, duck)
         return True
 
     def stop(self) -> None:
@@ -253,7 +253,7 @@ class Driver:
         duck = self.launcher.spawn(line, name, major)
         if self._loop is not None:
             self.last_seen[line] = self._loop.time()
-            self._loop.add_reader(duck.sentinel, self._on_exit, line, duck.sentinel)
+            self._loop.add_reader(duck.sentinel, self._on_exit, duck)
 
     def spawn_deferred(self) -> None:
         """The dial-back URL is known now: start the Ducks that waited for it."""
@@ -261,16 +261,21 @@ class Driver:
         for line in sorted(deferred):
             self.ensure_duck(line)
 
-    def _on_exit(self, line: str, sentinel: int) -> None:
+    def _on_exit(self, duck: DuckProcess) -> None:
+        """This Duck process ended (its sentinel became readable)."""
         if self._loop is not None:
-            self._loop.remove_reader(sentinel)
-        duck = self.launcher.ducks.get(line)
-        stopping = duck is not None and duck.stopping
-        killed = duck is not None and duck.killed
-        code = self.launcher.reap(line)
-        self.duck_exited(line, code, expected=stopping or killed)
+            self._loop.remove_reader(duck.sentinel)
+        adopted = duck.process is None
+        code = self.launcher.reap(duck)
+        current = self.launcher.ducks.get(duck.line)
+        replaced = current is not None and current is not duck and current.is_alive()
+        if replaced and (duck.stopping or duck.killed):
+            return  # a newer Duck already works the line; this one stopped as asked
+        self.duck_exited(duck.line, code, expected=duck.stopping or duck.killed, adopted=adopted)
 
-    def duck_exited(self, line: str, code: int | None, *, expected: bool) -> None:
+    def duck_exited(
+        self, line: str, code: int | None, *, expected: bool, adopted: bool = False
+    ) -> None:
         """A Duck process ended. Work it left unfinished fails; queued work gets a new Duck."""
         if code == EXIT_LOCKED and self.layout is not None and line in self.lines:
             # Another Duck holds the line (one that outlived a restart): adopt it.
@@ -280,11 +285,12 @@ class Driver:
                 return
         p = self.engine.ponds.get(line)
         if p is not None and not expected and p.runs:
-            message = (
-                f"the Duck of {line} exited with code {code}"
-                if code is None or code >= 0
-                else f"the Duck of {line} was killed by signal {-code}"
-            )
+            if adopted:
+                message = f"the Duck of {line} (adopted after a restart) exited"
+            elif code is not None and code < 0:
+                message = f"the Duck of {line} was killed by signal {-code}"
+            else:
+                message = f"the Duck of {line} exited with code {code}"
 
             def fail(engine: Engine, now: Micros) -> None:
                 self.store.fail_running_attempts(line, now, message)

@@ -144,24 +144,21 @@ class Launcher:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(duck.pid, signal.SIGKILL)
 
-    def reap(self, line: str) -> int | None:
-        """Collect an exited Duck; its exit code (negative: killed by that signal)."""
-        duck = self.ducks.get(line)
-        if duck is None:
-            return None
-        if duck.process is None:  # adopted: init reaps it; its exit code is not ours to read
-            if duck.is_alive():
-                return None
-            del self.ducks[line]
+    def reap(self, duck: DuckProcess) -> int | None:
+        """Collect an exited Duck; its exit code (negative: killed by that signal; None for an
+        adopted Duck, whose exit status only its real parent can read)."""
+        code: int | None = None
+        if duck.process is None:
             if duck.pidfd is not None:
                 os.close(duck.pidfd)
-            return None
-        duck.process.join(timeout=0)
-        if duck.process.exitcode is None:
-            return None
-        del self.ducks[line]
-        code = duck.process.exitcode
-        duck.process.close()
+                duck.pidfd = None
+        else:
+            duck.process.join(timeout=5)
+            code = duck.process.exitcode
+            if code is not None:
+                duck.process.close()
+        if self.ducks.get(duck.line) is duck:
+            del self.ducks[duck.line]
         return code
 
     def stop_all(self, timeout: float = 5.0) -> None:

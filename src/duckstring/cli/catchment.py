@@ -85,7 +85,13 @@ def serve(registration: Registration) -> None:
         f"Catchment [bold]{escape(registration.name)}[/] serving {escape(str(root))} "
         f"at {url} (Ctrl+C stops)"
     )
-    uvicorn.run(create_app(config), host=host, port=registration.port, log_level="warning")
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=registration.port,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
 
 
 @catchment_app.command("init")

@@ -104,4 +104,4 @@ def demo(
     )
     threading.Thread(target=_deploy_and_wave, args=(registration, folder), daemon=True).start()
     app = create_app(CatchmentConfig(root=root, url=registration.url))
-    uvicorn.run(app, host=host, port=chosen, log_level="warning")
+    uvicorn.run(app, host=host, port=chosen, log_level="warning", timeout_graceful_shutdown=5)
