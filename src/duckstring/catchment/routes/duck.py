@@ -10,6 +10,8 @@ from duckstring.catchment.models import Ok
 from duckstring.catchment.routes.common import catchment_of, driver_of
 from duckstring.duck.protocol import Events, Jobs
 
+#: Handlers are ``async``: the engine, its store and the job board are used only on the event
+#: loop's thread (where the driver's timers run too), never from the threadpool.
 router = APIRouter(prefix="/duck", tags=["worker protocol"])
 
 #: Times, freshness, run numbers and attempts are stored as SQLite's 64-bit integers.
@@ -41,7 +43,7 @@ async def jobs(
 
 
 @router.post("/{name}/{major}/events", response_model=Ok)
-def events(request: Request, name: str, major: int, body: Events) -> Ok:
+async def events(request: Request, name: str, major: int, body: Events) -> Ok:
     """Progress of a Duck; each event id is applied once, so replays change nothing."""
     line = _line(request, name, major)
     for event in body.events:

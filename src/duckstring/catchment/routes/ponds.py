@@ -26,6 +26,8 @@ from duckstring.engine.core import Engine, EngineError
 from duckstring.engine.durations import DurationError
 from duckstring.engine.windows import WindowError, WindowRule
 
+#: Handlers are ``async``: the engine, its store and the job board are used only on the event
+#: loop's thread (where the driver's timers run too), never from the threadpool.
 router = APIRouter()
 
 Major = Annotated[int | None, Query(description="Major line; default: the highest deployed")]
@@ -43,13 +45,13 @@ _MAX_RETRIES = 1_000_000
 
 
 @router.get("/status", response_model=Status)
-def status(request: Request) -> Status:
+async def status(request: Request) -> Status:
     driver = driver_of(request)
     return status_document(driver.engine, driver.lines, driver.clock.now())
 
 
 @router.get("/ponds/{name}/versions/{version}", response_model=VersionInfo, responses=_NOT_FOUND)
-def version_info(request: Request, name: str, version: str) -> VersionInfo:
+async def version_info(request: Request, name: str, version: str) -> VersionInfo:
     deployment = driver_of(request).store.deployment(name, version)
     if deployment is None:
         raise HTTPException(404, f"Pond {name!r} version {version!r} was never deployed")
@@ -73,7 +75,9 @@ def _command(
 
 
 def _simple(verb: str, summary: str) -> None:
-    def endpoint(request: Request, name: str, major: Major = None, version: Version = None) -> Ok:
+    async def endpoint(
+        request: Request, name: str, major: Major = None, version: Version = None
+    ) -> Ok:
         return _command(
             request, name, major, version, lambda e, line, now: getattr(e, verb)(line, now)
         )
@@ -98,7 +102,7 @@ _simple("clear", "Reset failed/killed to idle without running")
 
 
 @router.post("/ponds/{name}/tide", response_model=Ok, responses={**_NOT_FOUND, **_BAD})
-def tide(
+async def tide(
     request: Request, name: str, body: TideBody, major: Major = None, version: Version = None
 ) -> Ok:
     """Set a standing push that keeps staleness under the bound."""
@@ -111,7 +115,7 @@ def tide(
 
 
 @router.post("/ponds/{name}/sleep", response_model=Ok, responses={**_NOT_FOUND, **_BAD})
-def sleep(
+async def sleep(
     request: Request,
     name: str,
     body: SleepBody | None = None,
@@ -132,12 +136,14 @@ def _budget(request: Request, name: str, major: int | None, version: str | None)
 
 
 @router.get("/ponds/{name}/budget", response_model=Budget, responses=_NOT_FOUND)
-def get_budget(request: Request, name: str, major: Major = None, version: Version = None) -> Budget:
+async def get_budget(
+    request: Request, name: str, major: Major = None, version: Version = None
+) -> Budget:
     return _budget(request, name, major, version)
 
 
 @router.post("/ponds/{name}/budget", response_model=Budget, responses={**_NOT_FOUND, **_BAD})
-def set_budget(
+async def set_budget(
     request: Request,
     name: str,
     body: BudgetChange,
@@ -166,7 +172,7 @@ def set_budget(
 
 
 @router.get("/ponds/{name}/windows", response_model=Windows, responses=_NOT_FOUND)
-def list_windows(
+async def list_windows(
     request: Request, name: str, major: Major = None, version: Version = None
 ) -> Windows:
     driver = driver_of(request)
@@ -175,7 +181,7 @@ def list_windows(
 
 
 @router.post("/ponds/{name}/windows", response_model=Ok, responses={**_NOT_FOUND, **_BAD})
-def add_window(
+async def add_window(
     request: Request, name: str, body: WindowBody, major: Major = None, version: Version = None
 ) -> Ok:
     """Add a window rule to an Inlet; 422 when it overlaps another rule."""
@@ -202,7 +208,7 @@ def add_window(
 @router.post(
     "/ponds/{name}/windows/{window}/remove", response_model=Ok, responses={**_NOT_FOUND, **_BAD}
 )
-def remove_window(
+async def remove_window(
     request: Request, name: str, window: str, major: Major = None, version: Version = None
 ) -> Ok:
     driver = driver_of(request)

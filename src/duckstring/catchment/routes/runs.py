@@ -10,6 +10,8 @@ from duckstring.catchment.models import RippleAttempt, RunRecord, Runs
 from duckstring.catchment.routes.common import driver_of, select_line
 from duckstring.engine.clock import iso
 
+#: Handlers are ``async``: the engine, its store and the job board are used only on the event
+#: loop's thread (where the driver's timers run too), never from the threadpool.
 router = APIRouter()
 
 
@@ -27,7 +29,7 @@ def _attempt(row: dict[str, Any]) -> RippleAttempt:
 
 
 @router.get("/runs", response_model=Runs, responses={404: {"description": "Unknown Pond"}})
-def runs(
+async def runs(
     request: Request,
     pond: Annotated[str | None, Query(description="Only this Pond (and its lineage)")] = None,
     major: Annotated[int | None, Query()] = None,
