@@ -1,0 +1,31 @@
+"""The runtime benchmark runs end to end in its quick form: it starts a real Catchment, prints its
+sections and stops everything it started."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "runtime.py"
+
+
+def test_the_quick_runtime_benchmark_prints_its_report_and_exits_cleanly() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--only", "demo-pulse", "--deadline", "60"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    for header in (
+        "== Demo: one Pulse on reports",
+        "== Leftover processes ==",
+        "== Summary of targets ==",
+    ):
+        assert header in out, out
+    assert "Pulse end-to-end / critical path" in out
+    assert re.search(r"^  runs +4 success$", out, re.MULTILINE), out
+    assert re.search(r"^  processes that outlived the Catchment +0$", out, re.MULTILINE), out
