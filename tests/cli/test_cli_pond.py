@@ -123,18 +123,18 @@ def test_running_one_ripple_skips_the_failing_one(failing_project: Path) -> None
     assert code == 0 and "broken" not in out
 
 
-def test_hydrate_warns_about_undefined_sources_and_catchment_is_not_there_yet(
+def test_hydrate_warns_about_undefined_sources_and_needs_a_registered_catchment(
     failing_project: Path,
 ) -> None:
     code, _, err = invoke("pond", "hydrate", "-s", "weather")
     assert code == 0 and "no puddle defines Source 'weather'; skipped" in err
     assert_one_line_error(
-        *invoke("pond", "hydrate", "--from-catchment")[::2], "--from-catchment is not available"
+        *invoke("pond", "hydrate", "--from-catchment")[::2], "no Catchment is registered"
     )
     assert_one_line_error(
         *invoke("pond", "hydrate", "-c", "prod")[::2],
         "puddle 'transactions.stores'",
-        "Catchment 'prod'",
+        "no Catchment named 'prod' is registered",
     )
 
 

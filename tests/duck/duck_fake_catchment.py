@@ -75,7 +75,7 @@ class FakeCatchment:
         with self.cond:
             self.refusals.extend(statuses)
 
-    def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
+    def wait_for(self, predicate: Any, timeout: float = 30.0) -> None:
         with self.cond:
             if not self.cond.wait_for(lambda: predicate(self.events), timeout):
                 raise AssertionError(f"timed out; events so far: {self.ids(heartbeats=True)}")

@@ -134,8 +134,9 @@ def test_sigint_is_ignored_and_sigterm_stops_a_busy_duck_promptly(
         assert duck.poll() is None
         stopped = time.monotonic()
         duck.send_signal(signal.SIGTERM)
-        assert duck.wait(5) == 0
-        assert time.monotonic() - stopped < 3.0  # b is still held: nobody waited for it
+        assert duck.wait(30) == 0
+        # b is still held, so nobody waited for it (generous: shared machines are slow)
+        assert time.monotonic() - stopped < 15.0
         assert "ripple_succeeded:1:b:0" not in catchment.ids()
     finally:
         line.release("b")

@@ -179,8 +179,7 @@ def test_catchment_access_says_clearly_that_there_is_none(make_project: ProjectF
     with pytest.raises(PuddleFailedError) as caught:
         hydrate(project, catchment="prod")
     assert isinstance(caught.value.error, CatchmentUnavailableError)
-    assert "Catchment 'prod'" in str(caught.value.error)
-    assert "no Catchment is registered" in str(caught.value.error)
+    assert "no Catchment named 'prod' is registered" in str(caught.value.error)
 
 
 HANDLE_MISUSES = {

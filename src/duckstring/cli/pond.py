@@ -82,7 +82,6 @@ def hydrate_command(
 
     Sources without a puddle are skipped with a warning.
     """
-    remote_puddles.install()
     with expected_errors(*_EXPECTED, CatchmentUnavailableError):
         project = find_project(Path.cwd())
         fetch = (

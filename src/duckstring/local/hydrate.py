@@ -22,6 +22,7 @@ from duckstring.pond.isolation import user_traceback
 from duckstring.pond.manifest import Manifest, load_manifest
 from duckstring.pond.names import check_table_name
 from duckstring.pond.puddle import PuddleError, PuddleSpec, discover_puddles, run_puddle
+from duckstring.remote import puddles as remote_puddles
 
 Warn = Callable[[str], None]
 
@@ -61,6 +62,7 @@ def hydrate(
     :class:`PuddleFailedError` if a puddle function fails. With ``fetch``, a Source without a
     puddle is fetched by it instead (``--from-catchment``).
     """
+    remote_puddles.install()  # p.catchment() reaches registered Catchments
     project = Path(project)
     manifest = load_manifest(project)
     layout = LocalLayout(project)

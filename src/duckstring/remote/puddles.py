@@ -16,7 +16,6 @@ from typing import Any
 
 import duckdb
 
-from duckstring.local.hydrate import HydratedTable
 from duckstring.local.layout import LocalLayout
 from duckstring.pond import puddle as puddles
 from duckstring.pond.export import sql_string
@@ -86,8 +85,10 @@ def factory(name: str | None, puddle: puddles.Puddle) -> Any:
     return PuddleCatchment(CatchmentClient(registration), puddle)
 
 
-def fetch_source(registration_name: str | None, project: Path, source: str) -> list[HydratedTable]:
+def fetch_source(registration_name: str | None, project: Path, source: str) -> list[Any]:
     """Download every published table of ``source`` into the project's puddles."""
+    from duckstring.local.hydrate import HydratedTable  # local sits above this module
+
     layout = LocalLayout(project)
     try:
         registration = load().resolve(registration_name)
