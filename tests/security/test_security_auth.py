@@ -144,11 +144,6 @@ def test_no_api_route_is_left_out_of_the_openapi_document(tmp_path: Path) -> Non
     assert served <= documented, served - documented
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: FastAPI parses a JSON body before the key dependency runs, so a malformed "
-    "body is answered 422 (with the parser's message) instead of 401",
-)
 def test_a_malformed_body_without_the_key_is_still_401(guarded: Server) -> None:
     answer = httpx.post(
         f"{guarded.url}/api/ponds/guarded/tide",

@@ -173,11 +173,6 @@ def test_the_app_works_under_a_path_prefix_and_ducks_dial_back(
         assert answer.json()["rows"] == [[1]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: /docs points Swagger UI at the absolute '/openapi.json', which a "
-    "prefix-stripping proxy without an ASGI root_path sends outside the prefix",
-)
 def test_the_api_docs_find_their_openapi_document_under_a_prefix(
     prefixed: tuple[Server, str],
 ) -> None:

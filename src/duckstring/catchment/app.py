@@ -11,13 +11,15 @@ from types import FrameType
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from duckstring import __version__
 from duckstring.catchment.models import Health
 from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import data, deploy, duck, ponds, runs
 from duckstring.catchment.routes import ui as ui_routes
-from duckstring.catchment.routes.common import catchment_of, require_key
+from duckstring.catchment.routes.common import catchment_of, key_refusal, require_key
 from duckstring.catchment.service import Catchment, CatchmentConfig
 
 
@@ -40,6 +42,20 @@ def _release_polls_on_exit_signals(loop: asyncio.AbstractEventLoop, catchment: C
         signal.signal(sig, handler)
 
 
+def _direct_url(request: Request) -> str:
+    """This server's own bound address (what its Ducks dial), not the public one a proxy
+    may present."""
+    server = request.scope.get("server")
+    if server and server[1]:
+        host = str(server[0])
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{server[1]}"
+    return str(request.base_url)
+
+
 def create_app(config: CatchmentConfig) -> FastAPI:
     """A Catchment serving ``config.root``; it starts with the ASGI lifespan."""
     catchment = Catchment(config)
@@ -59,16 +75,31 @@ def create_app(config: CatchmentConfig) -> FastAPI:
         version=__version__,
         summary="Decides when Ponds run, runs them in Ducks, publishes their tables.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.catchment = catchment
 
     @app.middleware("http")
-    async def learn_url(
+    async def gate(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        """Learn where Ducks dial back, and check the key before anything reads a body."""
         if catchment.url is None:
-            catchment.learn_url(str(request.base_url))
+            catchment.learn_url(_direct_url(request))
+        path = request.url.path[len(request.scope.get("root_path", "")) :]
+        if path.startswith("/api/") and path != "/api/health":
+            refusal = key_refusal(request)
+            if refusal is not None:
+                return JSONResponse(
+                    {"detail": refusal}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
         return await call_next(request)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        # A relative document URL, so the page works under a path prefix.
+        return get_swagger_ui_html(openapi_url="openapi.json", title="Duckstring Catchment API")
 
     api = APIRouter(prefix="/api")
 

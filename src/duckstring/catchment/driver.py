@@ -21,7 +21,7 @@ from duckstring.duck import protocol
 from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.worker import EXIT_LOCKED
 from duckstring.engine.clock import NEVER, SECOND, Micros, SystemClock
-from duckstring.engine.core import Engine
+from duckstring.engine.core import Engine, EngineError
 from duckstring.engine.effects import (
     Effect,
     RunBegan,
@@ -141,12 +141,28 @@ class Driver:
     def apply(self, operation: Callable[[Engine, Micros], T]) -> T:
         """Run ``operation(engine, now)`` and everything it causes, atomically."""
         now = self.clock.now()
-        with self.store.transaction():
-            result = operation(self.engine, now)
-            self._record(self.engine.drain(), now)
-            self.store.save_ponds(self.engine, self.engine.take_changed())
+        try:
+            with self.store.transaction():
+                result = operation(self.engine, now)
+                self._record(self.engine.drain(), now)
+                self.store.save_ponds(self.engine, self.engine.take_changed())
+        except EngineError:
+            raise  # refused before it changed anything (the engine's contract)
+        except BaseException:
+            # The database rolled back; the engine in memory must too, or they would disagree.
+            self._rebuild()
+            raise
         self._flush()
         return result
+
+    def _rebuild(self) -> None:
+        self._begun.clear()
+        self._stops.clear()
+        now = self.clock.now()
+        with self.store.transaction():
+            self.engine = restore(self.store.load_engine_rows(), now)
+            self._record(self.engine.drain(), now)
+            self.store.save_ponds(self.engine, self.engine.take_changed())
 
     def _record(self, effects: list[Effect], now: Micros) -> None:
         store = self.store
@@ -301,6 +317,9 @@ class Driver:
             self.ensure_duck(line)
 
     def _stop_idle(self) -> None:
+        """Stop the Ducks of lines with nothing to do. A standing trigger keeps its line's
+        Duck warm, and the Ducks of every line upstream of it: they are pulled again soon."""
+        warm: set[str] | None = None
         for line, duck in list(self.launcher.ducks.items()):
             if duck.stopping or not duck.is_alive():
                 continue
@@ -311,8 +330,20 @@ class Driver:
                 continue
             if any(isinstance(c, BeginRun) for c in self.board.pending(line)):
                 continue
+            if warm is None:
+                warm = self._under_standing_triggers()
+            if line in warm:
+                continue
             duck.stopping = True
             self.board.post(line, Shutdown(reason="idle"))
+
+    def _under_standing_triggers(self) -> set[str]:
+        lines: set[str] = set()
+        for p in self.engine.ponds.values():
+            if p.trigger is not None:
+                lines.add(p.id)
+                lines.update(self.engine.ancestors(p.id))
+        return lines
 
     # -- time ------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 #: Modules the forkserver imports once, before it forks any Duck.
-PRELOAD = ["duckdb", "duckstring.duck.worker"]
+PRELOAD = ["duckdb", "httpx", "httpcore", "duckstring.duck.worker"]
 
 
 def _duck_entry(config: Any) -> None:

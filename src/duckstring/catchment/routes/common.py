@@ -23,19 +23,25 @@ def driver_of(request: Request) -> Driver:
     return driver
 
 
-def require_key(request: Request) -> None:
-    """With a key set, every /api route but health needs ``Authorization: Bearer KEY``."""
+def key_refusal(request: Request) -> str | None:
+    """Why the request may not pass the key check (None: it may). With a key set, every /api
+    route but health needs ``Authorization: Bearer KEY``, compared in constant time."""
     key = catchment_of(request).config.api_key
     if not key:
-        return
+        return None
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), key.encode()):
-        raise HTTPException(
-            401,
-            "this Catchment needs an API key: send Authorization: Bearer KEY",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return "this Catchment needs an API key: send Authorization: Bearer KEY"
+    return None
+
+
+def require_key(request: Request) -> None:
+    """The key check as a dependency, so OpenAPI documents it; the app's middleware enforces
+    it first, before any body is read."""
+    refusal = key_refusal(request)
+    if refusal is not None:
+        raise HTTPException(401, refusal, headers={"WWW-Authenticate": "Bearer"})
 
 
 def select_line(
