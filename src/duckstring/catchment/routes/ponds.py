@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from duckstring.catchment.models import (
     Budget,
@@ -45,9 +46,11 @@ _MAX_RETRIES = 1_000_000
 
 
 @router.get("/status", response_model=Status)
-async def status(request: Request) -> Status:
+async def status(request: Request) -> Response:
+    """Every Pond line's state, and the Source → Sink edges (the document ``Status`` shows)."""
     driver = driver_of(request)
-    return status_document(driver.engine, driver.lines, driver.clock.now())
+    document = status_document(driver.engine, driver.lines, driver.clock.now())
+    return Response(json.dumps(document, separators=(",", ":")), media_type="application/json")
 
 
 @router.get("/ponds/{name}/versions/{version}", response_model=VersionInfo, responses=_NOT_FOUND)
