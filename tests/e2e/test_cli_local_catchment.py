@@ -1,0 +1,97 @@
+"""catchment init / start / disconnect of a local Catchment, through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import stat
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+
+from e2e.server import DUCKSTRING, Server, free_port
+
+
+def wait_health(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the local Catchment did not start")
+
+
+def stop(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=30)
+    return out
+
+
+def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Path) -> None:
+    helper = Server(root=tmp_path / "unused", home=tmp_path / "home")
+    env = helper.environment()
+    port = free_port()
+    root = tmp_path / "local-root"
+    url = f"http://127.0.0.1:{port}"
+    both = helper.cli("catchment", "init", "-n", "x", "--key", "k", "--generate-key", check=False)
+    assert both.returncode == 1 and "exclude each other" in both.stderr
+    init = subprocess.Popen(
+        [
+            *DUCKSTRING,
+            "catchment",
+            "init",
+            "-n",
+            "local",
+            "-p",
+            str(port),
+            "--root",
+            str(root),
+            "--generate-key",
+            "-y",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_health(url, init)
+    config_file = tmp_path / "home" / "config.toml"
+    assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    config = tomllib.loads(config_file.read_text())
+    key = config["catchments"]["local"]["key"]
+    assert config["default"] == "local" and config["catchments"]["local"]["root"] == str(root)
+    assert httpx.get(f"{url}/api/status").status_code == 401
+    assert "(no Ponds deployed)" in helper.cli("status", "--once").stdout
+    out = stop(init)
+    assert out.count(key) == 1, "the generated key is printed once"
+    assert re.search(r"API key .*shown once", out)
+    assert (root / "duck.db").exists()
+
+    again = subprocess.Popen(
+        [*DUCKSTRING, "catchment", "start", "local"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_health(url, again)
+    assert (
+        httpx.get(f"{url}/api/status", headers={"Authorization": f"Bearer {key}"}).status_code
+        == 200
+    )
+    busy = helper.cli("catchment", "start", "local", check=False)
+    assert busy.returncode == 1 and ("already serves" in busy.stderr or "in use" in busy.stderr)
+    stop(again)
+
+    helper.cli("catchment", "disconnect", "local", "--purge")
+    assert not root.exists()
+    assert "No Catchment is registered" in helper.cli("catchment", "list").stdout
+    assert os.environ.get("DUCKSTRING_HOME") != str(tmp_path / "home")
