@@ -42,6 +42,7 @@ from duckstring.catchment.upload import (
     read_zip,
 )
 from duckstring.layout import RootLayout
+from duckstring.pond.export import fsync_dir
 from duckstring.pond.manifest import MANIFEST_FILE, Manifest, ManifestError, load_manifest
 from duckstring.pond.ripples import RippleError
 from duckstring.pond.semver import SemVer, SemVerError
@@ -254,7 +255,7 @@ class _Stage:
                 os.rename(self.folder, self.target)
                 self.folder = aside
             self.committed = True
-            _fsync_dir(self.target.parent)
+            fsync_dir(self.target.parent)
         return self.target
 
 
@@ -295,16 +296,3 @@ def _exchange(first: Path, second: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
         return False
     raise OSError(code, os.strerror(code), str(first))
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

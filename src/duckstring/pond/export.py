@@ -106,7 +106,7 @@ def export_tables(
             if stale.name not in keep:
                 stale.unlink(missing_ok=True)
     if sync:
-        _fsync_dir(data_dir)
+        fsync_dir(data_dir)
     return exported
 
 
@@ -118,8 +118,8 @@ def _fsync_file(path: Path) -> None:
         os.close(descriptor)
 
 
-def _fsync_dir(path: Path) -> None:
-    # Makes the renames durable; not every platform can open a directory, which is fine.
+def fsync_dir(path: Path) -> None:
+    """Make renames in ``path`` durable (best effort: not every platform opens a folder)."""
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except OSError:
