@@ -6,6 +6,10 @@ learned from the first request when unset). Run exactly one process of it per ro
 
 Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILENCE`` (60 s),
 ``DUCKSTRING_DUCK_STALL`` (30 s) and ``DUCKSTRING_DUCK_HEARTBEAT`` (10 s), in seconds.
+``DUCKSTRING_DUCK_PRESTART`` (16) is how many Ducks may be started ahead of their line's first
+run at once (0 starts every Duck only when its run begins). An idle Duck is kept
+``DUCKSTRING_DUCK_LINGER`` seconds (60; 0 stops it at once) for its line's next run, and at most
+``DUCKSTRING_DUCK_LINGER_MAX`` (16) idle Ducks wait at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from duckstring.catchment.app import create_app
 from duckstring.catchment.service import CatchmentConfig
 
 
-def _seconds(variable: str, default: float) -> float:
+def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
     text = os.environ.get(variable)
     if not text:
         return default
@@ -25,8 +29,21 @@ def _seconds(variable: str, default: float) -> float:
         value = float(text)
     except ValueError:
         raise SystemExit(f"{variable} must be a number of seconds, not {text!r}") from None
-    if value <= 0:
-        raise SystemExit(f"{variable} must be positive, not {text!r}")
+    if value < 0 or (value == 0 and not zero) or value != value:
+        raise SystemExit(f"{variable} must be {'at least 0' if zero else 'positive'}, not {text!r}")
+    return value
+
+
+def _count(variable: str, default: int) -> int:
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise SystemExit(f"{variable} must be a whole number, not {text!r}") from None
+    if value < 0:
+        raise SystemExit(f"{variable} must not be negative, not {text!r}")
     return value
 
 
@@ -38,6 +55,9 @@ def config_from_environment() -> CatchmentConfig:
         duck_silence=_seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
         duck_stall=_seconds("DUCKSTRING_DUCK_STALL", 30.0),
         duck_heartbeat=_seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
+        duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
+        duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
+        duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", 16),
     )
 
 

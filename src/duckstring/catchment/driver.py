@@ -4,22 +4,36 @@ Everything runs on the server's event loop thread. An API command or a batch of 
 becomes one call of :meth:`Driver.apply`: the engine changes, the effects become history rows,
 the changed Ponds are saved — all in one SQLite transaction — and then begun runs are posted to
 their Ducks' queues. The driver wakes on its own only at the engine's next deadline.
+
+Ducks start on a worker thread (a fork must not stall the loop), and they start *ahead* of
+their runs: when a trigger puts demand on a lineage, the Ducks of the lines that will run soon
+are started at once (up to ``prestart`` of them waiting at a time, nearest the Inlets first),
+so a Sink's Duck is polling by the time its Sources finish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import DuckProcess, Launcher, line_lock_holder
+from duckstring.catchment.launcher import (
+    DuckProcess,
+    Launcher,
+    LauncherClosed,
+    line_lock_holder,
+)
 from duckstring.catchment.store import Store
 from duckstring.catchment.store.db import Deployment
 from duckstring.duck import protocol
 from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.worker import EXIT_LOCKED
+from duckstring.engine import windows as window_rules
 from duckstring.engine.clock import NEVER, SECOND, Micros, SystemClock
 from duckstring.engine.core import Engine, EngineError
 from duckstring.engine.effects import (
@@ -55,6 +69,9 @@ class Driver:
         can_spawn: Callable[[], bool] = lambda: True,
         layout: RootLayout | None = None,
         silence: float = 60.0,
+        prestart: int = 16,
+        linger: float = 60.0,
+        linger_max: int = 16,
     ) -> None:
         self.store = store
         self.layout = layout
@@ -77,6 +94,23 @@ class Driver:
         self._stops: list[str] = []
         #: When each line's Duck last spoke (monotonic seconds), for silence detection.
         self.last_seen: dict[str, float] = {}
+        #: How many Ducks may wait, started ahead of their line's first run, at once.
+        self.prestart = prestart
+        #: Lines whose Duck was started ahead and has not been given a run yet.
+        self._ahead: set[str] = set()
+        #: Lines whose Duck is being forked on the spawner thread.
+        self._starting: set[str] = set()
+        #: Lines whose new Duck has not polled yet: it is still loading (CPU-bound, ~0.1 s).
+        self._warming: set[str] = set()
+        #: Ducks started ahead load this many at a time, leaving a core to the Ducks with runs.
+        self.warm_limit = max(1, (os.cpu_count() or 1) - 1)
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duck-spawn")
+        #: Seconds an idle Duck stays warm for its line's next run, and how many may.
+        self.linger = linger
+        self.linger_max = linger_max
+        #: When each idle Duck became idle (loop time).
+        self._idle_since: dict[str, float] = {}
+        self._linger_timer: asyncio.TimerHandle | None = None
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -129,12 +163,17 @@ class Driver:
         return True
 
     def stop(self) -> None:
+        # A fork in progress finishes and registers its Duck, so stop_all stops it too.
+        self._spawner.shutdown(wait=True, cancel_futures=True)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
 
     # -- the one way in --------------------------------------------------------------------------
 
@@ -203,6 +242,7 @@ class Driver:
         for run in begun:
             self._dispatch(run)
         self._stop_idle()
+        self._prestart()
         self._arm_timer()
         self._arm_watchdog()
 
@@ -246,6 +286,7 @@ class Driver:
         if deployment is None:
             return
         self.board.withdraw_shutdown(run.pond)
+        self._ahead.discard(run.pond)
         self.board.post(
             run.pond,
             BeginRun(
@@ -259,6 +300,9 @@ class Driver:
         self.ensure_duck(run.pond)
 
     def ensure_duck(self, line: str) -> None:
+        """See that ``line`` has a Duck: a live one, one being forked, or a new one."""
+        if line in self._starting:
+            return
         duck = self.launcher.ducks.get(line)
         if duck is not None and duck.is_alive():
             return  # a stopping Duck is followed by a new one once it exits (duck_exited)
@@ -266,10 +310,105 @@ class Driver:
             self._deferred.add(line)
             return
         name, major = split_line(line)
-        duck = self.launcher.spawn(line, name, major)
+        if self._loop is None:
+            self._started(line, self.launcher.spawn(line, name, major))
+            return
+        self._starting.add(line)
+        loop = self._loop
+        try:
+            future = self._spawner.submit(self.launcher.spawn, line, name, major)
+        except RuntimeError:  # the spawner was shut down: the Catchment is stopping
+            self._starting.discard(line)
+            return
+
+        def finished(done: Future[DuckProcess]) -> None:
+            # If the loop has closed, stop_all reaps whatever was registered.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._spawn_finished, line, done)
+
+        future.add_done_callback(finished)
+
+    def _spawn_finished(self, line: str, done: Future[DuckProcess]) -> None:
+        self._starting.discard(line)
+        if done.cancelled():
+            self._ahead.discard(line)
+            return
+        error = done.exception()
+        if error is None:
+            self._started(line, done.result())
+            self._stop_idle()  # its work may have gone while it was forking
+            return
+        self._ahead.discard(line)
+        if isinstance(error, LauncherClosed):
+            return
+        log.error("could not start the Duck of %s: %s", line, error)
+        p = self.engine.ponds.get(line)
+        if p is not None and p.runs:
+            message = f"could not start the Duck of {line}: {error}"
+
+            def fail(engine: Engine, now: Micros) -> None:
+                self.store.fail_running_attempts(line, now, message)
+                engine.worker_failed(line, now, message)
+
+            self.apply(fail)
+
+    def _started(self, line: str, duck: DuckProcess) -> None:
+        self._warming.add(line)
         if self._loop is not None:
             self.last_seen[line] = self._loop.time()
             self._loop.add_reader(duck.sentinel, self._on_exit, duck)
+
+    def _prestart(self) -> None:
+        """Start the Ducks of lines that will run soon, before their runs begin."""
+        loading = len(self._starting) + len(self._warming)
+        room = min(self.prestart - len(self._ahead), self.warm_limit - loading)
+        if room <= 0 or not self.can_spawn():
+            return
+        ponds = self.engine.ponds
+        candidates = [
+            line
+            for line, p in ponds.items()
+            if p.has_demand
+            and not p.runs
+            and line in self.lines
+            and line not in self._starting
+            and line not in self.launcher.ducks
+        ]
+        if not candidates:
+            return
+        now = self.clock.now()
+        waiting: dict[str, bool] = {}
+        depth: dict[str, int] = {}
+
+        def stuck(line: str) -> bool:
+            """Nothing can reach ``line`` soon: a fault on the way, or a closed window."""
+            if line in waiting:
+                return waiting[line]
+            waiting[line] = True  # a cycle cannot be deployed; this only guards recursion
+            p = ponds[line]
+            result = p.is_failed or p.is_killed or p.blocked
+            if not result and not p.sources and p.windows:
+                result = window_rules.open_window(p.windows, now) is None
+            if not result:
+                result = any(
+                    stuck(edge.source)
+                    for edge in p.sources
+                    if not edge.optional and edge.source in ponds and ponds[edge.source].has_demand
+                )
+            waiting[line] = result
+            return result
+
+        def level(line: str) -> int:
+            if line not in depth:
+                depth[line] = 0
+                sources = [e.source for e in ponds[line].sources if e.source in ponds]
+                depth[line] = 1 + max((level(s) for s in sources), default=-1)
+            return depth[line]
+
+        chosen = sorted((c for c in candidates if not stuck(c)), key=lambda c: (level(c), c))
+        for line in chosen[:room]:
+            self._ahead.add(line)
+            self.ensure_duck(line)
 
     def spawn_deferred(self) -> None:
         """The dial-back URL is known now: start the Ducks that waited for it."""
@@ -282,6 +421,10 @@ class Driver:
         if self._loop is not None:
             self._loop.remove_reader(duck.sentinel)
         adopted = duck.process is None
+        if self.launcher.ducks.get(duck.line) in (duck, None):
+            self._ahead.discard(duck.line)
+            self._warming.discard(duck.line)
+            self._idle_since.pop(duck.line, None)
         code = self.launcher.reap(duck)
         current = self.launcher.ducks.get(duck.line)
         replaced = current is not None and current is not duck and current.is_alive()
@@ -313,29 +456,62 @@ class Driver:
                 engine.worker_failed(line, now, message)
 
             self.apply(fail)
-        if any(isinstance(c, BeginRun) for c in self.board.pending(line)):
+        if self._has_run_queued(line):
             self.ensure_duck(line)
 
     def _stop_idle(self) -> None:
-        """Stop the Ducks of lines with nothing to do. A standing trigger keeps its line's
-        Duck warm, and the Ducks of every line upstream of it: they are pulled again soon."""
+        """Stop the Ducks of lines with nothing to do, once they have idled for ``linger``
+        seconds (the ``linger_max`` longest-idle go at once if more are idle). A standing
+        trigger keeps its line's Duck warm, and the Ducks of every line upstream of it: they
+        are pulled again soon."""
         warm: set[str] | None = None
+        now = self._loop.time() if self._loop is not None else 0.0
+        idle: list[tuple[float, str]] = []
         for line, duck in list(self.launcher.ducks.items()):
             if duck.stopping or not duck.is_alive():
                 continue
             p = self.engine.ponds.get(line)
             if p is None:
                 continue
-            if p.runs or p.trigger is not None or p.has_demand:
-                continue
-            if any(isinstance(c, BeginRun) for c in self.board.pending(line)):
+            if p.runs or p.trigger is not None or p.has_demand or self._has_run_queued(line):
+                self._idle_since.pop(line, None)
                 continue
             if warm is None:
                 warm = self._under_standing_triggers()
             if line in warm:
+                self._idle_since.pop(line, None)
                 continue
+            idle.append((self._idle_since.setdefault(line, now), line))
+        idle.sort()
+        excess = len(idle) - self.linger_max
+        next_stop: float | None = None
+        for position, (since, line) in enumerate(idle):
+            if position >= excess and now - since < self.linger:
+                next_stop = since + self.linger if next_stop is None else next_stop
+                continue
+            duck = self.launcher.ducks[line]
             duck.stopping = True
+            self._ahead.discard(line)
+            self._idle_since.pop(line, None)
             self.board.post(line, Shutdown(reason="idle"))
+        self._arm_linger(next_stop)
+
+    def _has_run_queued(self, line: str) -> bool:
+        return any(isinstance(c, BeginRun) for c in self.board.pending(line))
+
+    def _arm_linger(self, at: float | None) -> None:
+        """Wake when the first lingering Duck has idled long enough (not on the dispatch path:
+        this only stops Ducks)."""
+        if self._linger_timer is not None and (at is None or at < self._linger_timer.when()):
+            self._linger_timer.cancel()
+            self._linger_timer = None
+        if at is None or self._loop is None or self._linger_timer is not None:
+            return
+        self._linger_timer = self._loop.call_at(at, self._on_linger)
+
+    def _on_linger(self) -> None:
+        self._linger_timer = None
+        self._stop_idle()
 
     def _under_standing_triggers(self) -> set[str]:
         lines: set[str] = set()
@@ -373,6 +549,9 @@ class Driver:
     def duck_polled(self, line: str) -> None:
         if self._loop is not None:
             self.last_seen[line] = self._loop.time()
+        if line in self._warming:
+            self._warming.discard(line)
+            self._prestart()
 
     def duck_events(self, line: str, events: list[DuckEvent]) -> None:
         """Apply a batch of a Duck's events; replays change nothing."""

@@ -12,6 +12,7 @@ import fcntl
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,14 +89,24 @@ def line_lock_holder(lock: Path) -> int | None:
     return None
 
 
+class LauncherClosed(RuntimeError):
+    """The Catchment is stopping: no new Duck may start."""
+
+
 class Launcher:
-    """The Catchment's Duck processes, one per running line."""
+    """The Catchment's Duck processes, one per running line.
+
+    ``spawn`` may run on a worker thread (so a fork never stalls the event loop); it registers
+    the new Duck under a lock that ``stop_all`` also takes, so no Duck escapes a shutdown.
+    """
 
     def __init__(self, make_config: Callable[[str, str, int], Any]) -> None:
         self._make_config = make_config
         self._context: ForkServerContext = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self.ducks: dict[str, DuckProcess] = {}
+        self._lock = threading.Lock()
+        self._closed = False
 
     def warm(self) -> None:
         """Start the forkserver now, so the first Duck does not pay for it."""
@@ -110,10 +121,13 @@ class Launcher:
             name=f"duck {line}",
             daemon=False,
         )
-        process.start()
-        assert process.pid is not None
-        duck = DuckProcess(line, process.pid, time.monotonic(), process=process)
-        self.ducks[line] = duck
+        with self._lock:
+            if self._closed:
+                raise LauncherClosed(f"the Catchment is stopping; no Duck starts for {line}")
+            process.start()
+            assert process.pid is not None
+            duck = DuckProcess(line, process.pid, time.monotonic(), process=process)
+            self.ducks[line] = duck
         return duck
 
     def adopt(self, line: str, pid: int) -> DuckProcess | None:
@@ -162,7 +176,9 @@ class Launcher:
         return code
 
     def stop_all(self, timeout: float = 5.0) -> None:
-        """Terminate every Duck (SIGTERM, then SIGKILL) and reap them."""
+        """Terminate every Duck (SIGTERM, then SIGKILL) and reap them; start no more."""
+        with self._lock:
+            self._closed = True
         for duck in list(self.ducks.values()):
             if duck.is_alive():
                 try:

@@ -50,6 +50,11 @@ class CatchmentConfig:
     duck_heartbeat: float = 10.0
     duck_silence: float = 60.0
     duck_stall: float = 30.0
+    #: Ducks that may be started ahead of their line's first run, waiting, at once.
+    duck_prestart: int = 16
+    #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
+    duck_linger: float = 60.0
+    duck_linger_max: int = 16
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,6 +117,9 @@ class Catchment:
             can_spawn=lambda: self.url is not None,
             layout=self.layout,
             silence=self.config.duck_silence,
+            prestart=self.config.duck_prestart,
+            linger=self.config.duck_linger,
+            linger_max=self.config.duck_linger_max,
         )
         self.driver.start(loop)
 

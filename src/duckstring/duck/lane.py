@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from duckstring.duck.records import RunsEnded, one_line
-from duckstring.pond.export import export_tables
+from duckstring.pond.export import export_tables, list_tables
 
 
 class Lane:
@@ -38,6 +38,9 @@ class Lane:
         self.deliver = deliver
         self.pending = 0
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lane")
+        # DuckDB binds its catalog functions on first use (~15 ms): pay that while the Duck
+        # starts, not between a run's last Ripple and its report.
+        list_tables(con.cursor())
 
     def complete(self, ending: RunsEnded) -> None:
         """Export, then hand back ``ending`` (or, if the export fails, a failed one)."""

@@ -1,0 +1,137 @@
+"""When Ducks start and stop: ahead of their line's first run, and a while after going idle."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from e2e.projects import COPY_OF, write_pond
+from e2e.server import Server, children_of, duck_pids
+
+SLOW_SOURCE = """
+import time
+
+@ripple
+def numbers(pond):
+    time.sleep({seconds})
+    pond.write_table("numbers", pond.con.sql("SELECT 1 AS n"))
+"""
+
+
+def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
+    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
+
+
+def chain(server: Server, tmp_path: Path, seconds: float) -> None:
+    """source (an Inlet whose Ripple sleeps) -> middle -> sink."""
+    server.connect_cli()
+    projects = [
+        write_pond(tmp_path, "source", SLOW_SOURCE.format(seconds=seconds), kind="inlet"),
+        write_pond(
+            tmp_path,
+            "middle",
+            COPY_OF.format(table="middle", source="source", source_table="numbers"),
+            sources={"source": "1.0.0"},
+        ),
+        write_pond(
+            tmp_path,
+            "sink",
+            COPY_OF.format(table="sink", source="middle", source_table="middle"),
+            sources={"middle": "1.0.0"},
+        ),
+    ]
+    for project in projects:
+        server.cli("pond", "deploy", "-y", cwd=project)
+
+
+def test_ducks_of_a_pulled_lineage_start_before_their_runs(tmp_path: Path) -> None:
+    server = Server(root=tmp_path / "root", home=tmp_path / "home").start()
+    try:
+        chain(server, tmp_path, seconds=3)
+        assert not duck_pids(server.root), "no Duck runs before anything is triggered"
+        with server.client() as client:
+            client.post("/ponds/sink/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "source@1")["status"] == "running",
+                what="the source to run",
+            )
+            # While the source still runs, the Sinks' Ducks are up and waiting for work.
+            server.wait_for(
+                lambda c: {"middle", "sink"} <= set(duck_pids(server.root)),
+                timeout=15,
+                what="the Ducks of middle and sink to start ahead",
+            )
+            assert status_of(client, "source@1")["status"] == "running"
+            for line in ("middle@1", "sink@1"):
+                state = status_of(client, line)
+                assert state["status"] == "queued" and state["runs_completed"] == 0
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
+                what="the Pulse to reach the sink",
+            )
+    finally:
+        pid = server.pid
+        server.stop()
+        assert not children_of(pid)
+
+
+def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
+    server = Server(
+        root=tmp_path / "root",
+        home=tmp_path / "home",
+        env={"DUCKSTRING_DUCK_LINGER": "4", "DUCKSTRING_DUCK_LINGER_MAX": "2"},
+    ).start()
+    try:
+        chain(server, tmp_path, seconds=0)
+        with server.client() as client:
+            client.post("/ponds/sink/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
+                what="the Pulse to settle",
+            )
+            # Three Ducks went idle; only the two most recently idle stay warm.
+            server.wait_for(
+                lambda c: set(duck_pids(server.root)) == {"middle", "sink"},
+                timeout=10,
+                what="the longest-idle Duck to stop at once",
+            )
+            first = duck_pids(server.root)
+            # A second Pulse reuses the warm Ducks: no new process for middle and sink.
+            client.post("/ponds/sink/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 2,
+                what="the second Pulse to settle",
+            )
+            for line in ("middle", "sink"):
+                assert duck_pids(server.root)[line] == first[line]
+            server.wait_for(
+                lambda c: not duck_pids(server.root),
+                timeout=20,
+                what="idle Ducks to stop after lingering",
+            )
+    finally:
+        pid = server.pid
+        server.stop()
+        assert not children_of(pid)
+
+
+def test_linger_zero_stops_idle_ducks_at_once(tmp_path: Path) -> None:
+    server = Server(
+        root=tmp_path / "root", home=tmp_path / "home", env={"DUCKSTRING_DUCK_LINGER": "0"}
+    ).start()
+    try:
+        chain(server, tmp_path, seconds=0)
+        with server.client() as client:
+            client.post("/ponds/sink/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
+                what="the Pulse to settle",
+            )
+        server.wait_for(lambda c: not duck_pids(server.root), timeout=10, what="Ducks to stop")
+    finally:
+        pid = server.pid
+        server.stop()
+        assert not children_of(pid)
