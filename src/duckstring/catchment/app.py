@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duckstring import __version__
 from duckstring.catchment.models import Health
@@ -56,6 +57,36 @@ def _direct_url(request: Request) -> str:
     return str(request.base_url)
 
 
+class Gate:
+    """Learn where Ducks dial back, and check the key before anything reads a body.
+
+    Plain ASGI (not ``@app.middleware``, whose wrapper streams every response through an
+    extra task): it looks at the request head only, then hands the request on untouched.
+    """
+
+    def __init__(self, app: ASGIApp, catchment: Catchment) -> None:
+        self.app = app
+        self.catchment = catchment
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope)
+            if self.catchment.url is None:
+                self.catchment.learn_url(_direct_url(request))
+            path = request.url.path[len(scope.get("root_path", "")) :]
+            if path.startswith("/api/") and path != "/api/health":
+                refusal = key_refusal(request)
+                if refusal is not None:
+                    response = JSONResponse(
+                        {"detail": refusal},
+                        status_code=401,
+                        headers={"WWW-Authenticate": "Bearer"},
+                    )
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
 def create_app(config: CatchmentConfig) -> FastAPI:
     """A Catchment serving ``config.root``; it starts with the ASGI lifespan."""
     catchment = Catchment(config)
@@ -80,21 +111,7 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     )
     app.state.catchment = catchment
 
-    @app.middleware("http")
-    async def gate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Learn where Ducks dial back, and check the key before anything reads a body."""
-        if catchment.url is None:
-            catchment.learn_url(_direct_url(request))
-        path = request.url.path[len(request.scope.get("root_path", "")) :]
-        if path.startswith("/api/") and path != "/api/health":
-            refusal = key_refusal(request)
-            if refusal is not None:
-                return JSONResponse(
-                    {"detail": refusal}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-                )
-        return await call_next(request)
+    app.add_middleware(Gate, catchment=catchment)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

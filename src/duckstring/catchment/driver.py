@@ -418,6 +418,7 @@ class Driver:
 
     def _on_exit(self, duck: DuckProcess) -> None:
         """This Duck process ended (its sentinel became readable)."""
+        duck.exited = True
         if self._loop is not None:
             self._loop.remove_reader(duck.sentinel)
         adopted = duck.process is None
@@ -468,7 +469,7 @@ class Driver:
         now = self._loop.time() if self._loop is not None else 0.0
         idle: list[tuple[float, str]] = []
         for line, duck in list(self.launcher.ducks.items()):
-            if duck.stopping or not duck.is_alive():
+            if duck.stopping or duck.exited:
                 continue
             p = self.engine.ponds.get(line)
             if p is None:

@@ -21,13 +21,20 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+#: How much lower a Duck's CPU priority is than the Catchment's.
+DUCK_NICENESS = 10
+
 #: Modules the forkserver imports once, before it forks any Duck.
 PRELOAD = ["duckdb", "httpx", "httpcore", "duckstring.duck.worker"]
 
 
 def _duck_entry(config: Any) -> None:
-    """Runs in the forked child: its own process group, then the worker."""
+    """Runs in the forked child: its own process group, a lower CPU priority than the
+    Catchment (which must answer the API and dispatch whatever the Ducks are doing), then the
+    worker."""
     os.setpgid(0, 0)
+    with contextlib.suppress(OSError):
+        os.nice(DUCK_NICENESS)
     from duckstring.duck.worker import run_duck
 
     raise SystemExit(run_duck(config))
@@ -45,6 +52,8 @@ class DuckProcess:
     pidfd: int | None = None
     stopping: bool = False
     killed: bool = False
+    #: Set when its exit is seen (its sentinel became readable): a check that costs nothing.
+    exited: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

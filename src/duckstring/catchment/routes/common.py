@@ -36,9 +36,10 @@ def key_refusal(request: Request) -> str | None:
     return None
 
 
-def require_key(request: Request) -> None:
+async def require_key(request: Request) -> None:
     """The key check as a dependency, so OpenAPI documents it; the app's middleware enforces
-    it first, before any body is read."""
+    it first, before any body is read. (``async``: a plain function would cost every request
+    a hop to the thread pool.)"""
     refusal = key_refusal(request)
     if refusal is not None:
         raise HTTPException(401, refusal, headers={"WWW-Authenticate": "Bearer"})
