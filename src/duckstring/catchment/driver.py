@@ -28,6 +28,7 @@ from duckstring.catchment.launcher import (
     LauncherClosed,
     line_lock_holder,
 )
+from duckstring.catchment.status import StatusCache
 from duckstring.catchment.store import Store
 from duckstring.catchment.store.db import Deployment
 from duckstring.duck import protocol
@@ -87,6 +88,8 @@ class Driver:
         self.engine = Engine()
         #: The selected deployment of every line.
         self.lines: dict[str, Deployment] = {}
+        #: ``GET /api/status``, rebuilt only where a Pond changed.
+        self.status = StatusCache()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: Micros | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

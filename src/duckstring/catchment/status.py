@@ -2,11 +2,14 @@
 
 It is built as plain dicts (the shape of :class:`~duckstring.catchment.models.Status`, which
 documents it): validating thousands of nested models on every refresh cost more than building
-them.
+them. :class:`StatusCache` serves it as JSON and rebuilds only the Ponds that changed: every
+change of a Pond's state bumps its ``gen``, and staleness (the one field that moves with the
+clock alone) is added on each request.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from duckstring.catchment.store.db import Deployment
@@ -38,8 +41,15 @@ def _ripple_states(p: PondNode) -> list[dict[str, Any]]:
 
 
 def pond_state(p: PondNode, deployment: Deployment, now: Micros) -> dict[str, Any]:
-    trigger = p.trigger
     staleness = p.staleness(now)
+    state = _steady_state(p, deployment)
+    state["staleness_ms"] = None if staleness is None else staleness // 1000
+    return state
+
+
+def _steady_state(p: PondNode, deployment: Deployment) -> dict[str, Any]:
+    """Everything of a Pond's state but its staleness: it changes only with ``gen``."""
+    trigger = p.trigger
     return {
         "id": p.id,
         "name": deployment.name,
@@ -54,7 +64,6 @@ def pond_state(p: PondNode, deployment: Deployment, now: Micros) -> dict[str, An
         "start_f": iso(p.start_f),
         "end_f": iso(p.end_f),
         "d_ms": p.d // 1000,
-        "staleness_ms": None if staleness is None else staleness // 1000,
         "trigger": None
         if trigger is None
         else {
@@ -76,10 +85,43 @@ def pond_state(p: PondNode, deployment: Deployment, now: Micros) -> dict[str, An
 
 def status_document(engine: Engine, lines: dict[str, Deployment], now: Micros) -> dict[str, Any]:
     ponds = [pond_state(p, lines[p.id], now) for p in engine.ponds.values() if p.id in lines]
-    edges = [
+    return {"now": iso(now) or "", "ponds": ponds, "edges": _edges(engine)}
+
+
+def _edges(engine: Engine) -> list[list[str]]:
+    return [
         [edge.source, p.id]
         for p in engine.ponds.values()
         for edge in p.sources
         if edge.source in engine.ponds
     ]
-    return {"now": iso(now) or "", "ponds": ponds, "edges": edges}
+
+
+class StatusCache:
+    """The status document as JSON, rebuilding only the Ponds whose ``gen`` moved."""
+
+    def __init__(self) -> None:
+        #: Pond id -> (gen, deployment, its JSON object without the closing brace).
+        self._parts: dict[str, tuple[int, Deployment, str]] = {}
+
+    def document(self, engine: Engine, lines: dict[str, Deployment], now: Micros) -> str:
+        parts: list[str] = []
+        cache = self._parts
+        for p in engine.ponds.values():
+            deployment = lines.get(p.id)
+            if deployment is None:
+                continue
+            cached = cache.get(p.id)
+            if cached is None or cached[0] != p.gen or cached[1] is not deployment:
+                text = json.dumps(_steady_state(p, deployment), separators=(",", ":"))
+                cached = (p.gen, deployment, text[:-1])
+                cache[p.id] = cached
+            staleness = p.staleness(now)
+            value = "null" if staleness is None else str(staleness // 1000)
+            parts.append(f'{cached[2]},"staleness_ms":{value}}}')
+        if len(cache) > len(engine.ponds):
+            for gone in [line for line in cache if line not in engine.ponds]:
+                del cache[gone]
+        head = json.dumps({"now": iso(now) or ""}, separators=(",", ":"))[:-1]
+        edges = json.dumps(_edges(engine), separators=(",", ":"))
+        return f'{head},"ponds":[{",".join(parts)}],"edges":{edges}}}'

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from typing import Annotated
@@ -21,7 +20,6 @@ from duckstring.catchment.models import (
     Windows,
 )
 from duckstring.catchment.routes.common import driver_of, select_line
-from duckstring.catchment.status import status_document
 from duckstring.engine.clock import DAY, SECOND, Micros
 from duckstring.engine.core import Engine, EngineError
 from duckstring.engine.durations import DurationError
@@ -49,8 +47,8 @@ _MAX_RETRIES = 1_000_000
 async def status(request: Request) -> Response:
     """Every Pond line's state, and the Source → Sink edges (the document ``Status`` shows)."""
     driver = driver_of(request)
-    document = status_document(driver.engine, driver.lines, driver.clock.now())
-    return Response(json.dumps(document, separators=(",", ":")), media_type="application/json")
+    document = driver.status.document(driver.engine, driver.lines, driver.clock.now())
+    return Response(document, media_type="application/json")
 
 
 @router.get("/ponds/{name}/versions/{version}", response_model=VersionInfo, responses=_NOT_FOUND)
