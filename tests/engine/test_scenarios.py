@@ -189,3 +189,34 @@ def test_faults_two_attempts_per_run_a_retry_on_change_and_the_sink_blocked() ->
     sim.command("clear", "P")
     assert not engine.pond("K").blocked and not engine.pond("P").is_failed
     assert engine.pond("P").failures == 0
+
+
+def test_wave_keeps_the_bottleneck_cadence_when_runs_are_reported_after_export() -> None:
+    """A real Duck starts a Pond's next Ripple while it still publishes the last run, so a
+    pull can reach the Pond just after its leaf started. The leaf must pass that pull up at
+    once: held until its next start, it stalled the Pond a whole run every other cycle (the
+    demo's Wave ran at 4 s instead of 3 s)."""
+    sim = Simulation(
+        export_seconds=0.02,
+        durations={
+            "transactions": 1.0,
+            "products": 2.0,
+            "sales.daily_sales": 2.0,
+            "sales.price_tiers": 1.0,
+            "sales.join_lines": 3.0,
+            "reports": 1.0,
+        },
+    )
+    sim.deploy("transactions", {"ingest": []})
+    sim.deploy("products", {"ingest": []})
+    sim.deploy(
+        "sales",
+        {"daily_sales": [], "price_tiers": [], "join_lines": ["daily_sales", "price_tiers"]},
+        sources=["transactions", "products"],
+    )
+    sim.deploy("reports", {"monthly_summary": []}, sources=["sales"])
+    sim.wave("reports")
+    sim.run_to(120)
+    for pond in ("transactions", "products", "sales", "reports"):
+        gaps = completion_gaps(sim, pond, after=20)
+        assert len(gaps) >= 30 and all(abs(gap - 3.0) < 1e-6 for gap in gaps), (pond, gaps)

@@ -277,8 +277,10 @@ class Engine:
         if p.blocked:
             return
         if p.in_flight or p.runs:
-            p.ripples.pull_leaves()
+            reached_root = p.ripples.pull_leaves()
             self._touch(p)
+            if reached_root:
+                self._set_pull(p)
             return
         p.ripples.pull_all()
         self._set_pull(p)
@@ -300,7 +302,8 @@ class Engine:
                 if source is None or source.blocked or source.start_f > p.start_f:
                     continue
                 if source.in_flight or source.runs:
-                    source.ripples.pull_leaves()
+                    if source.ripples.pull_leaves():
+                        stack.append(source)
                     self._touch(source)
                 else:
                     source.ripples.pull_all()

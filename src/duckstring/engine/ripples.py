@@ -306,9 +306,21 @@ class RippleGraph:
         for node in self.order:
             node.has_pull = True
 
-    def pull_leaves(self) -> None:
+    def pull_leaves(self) -> bool:
+        """Pull reaches the Pond while a run is in flight: each leaf holds it until its next
+        start, when it passes it up. A leaf already running passes it up now, to the parents
+        that have not started ahead of it: its start came first only by a hair (a Duck starts
+        the next Ripple while it still publishes the last run), and holding the pull would
+        stall the Pond until the whole run ends. True when the pull reached a root Ripple."""
+        reached_pond = False
         for node in self.leaves:
-            node.has_pull = True
+            if node.busy and node.parents:
+                for parent in node.parents:
+                    if parent.start_f <= node.start_f:
+                        reached_pond |= self.pull_reach(parent)
+            else:
+                node.has_pull = True
+        return reached_pond
 
     def clear_pull(self) -> None:
         for node in self.order:

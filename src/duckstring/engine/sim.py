@@ -63,6 +63,15 @@ class _Finish:
     epoch: int
 
 
+@dataclass(frozen=True)
+class _Published:
+    """A simulated Duck finished exporting the run at ``f``: it reports the run completed."""
+
+    pond: str
+    f: Micros
+    epoch: int
+
+
 class SimDuck:
     """One simulated worker for one Pond line."""
 
@@ -124,12 +133,22 @@ class SimDuck:
         if end_f > self.end_f:
             self.end_f = end_f
             self.graph.settle(end_f)
-            sim.engine.run_completed(self.pond_id, end_f, sim.now)
+            if sim.export_seconds > 0:
+                # Like a real Duck: the run is reported once exported, and its next Ripples
+                # start meanwhile.
+                delay = round(sim.export_seconds * SECOND)
+                sim.schedule(sim.now + delay, _Published(self.pond_id, end_f, self.epoch))
+            else:
+                sim.engine.run_completed(self.pond_id, end_f, sim.now)
         if self.forced and self.graph.forced_done():
             for seq, f in sorted(self.forced.items()):
                 sim.engine.run_completed(self.pond_id, f, sim.now, seq=seq)
             self.forced.clear()
         self.pump()
+
+    def published(self, event: _Published) -> None:
+        if event.epoch == self.epoch:
+            self.sim.engine.run_completed(self.pond_id, event.f, self.sim.now)
 
     def stop(self) -> None:
         self.epoch += 1
@@ -149,6 +168,9 @@ class Simulation:
     engine: Engine = field(default_factory=Engine)
     #: Keep every step in :attr:`timeline` (tests read it; long benchmarks turn it off).
     keep_timeline: bool = True
+    #: Seconds a simulated Duck spends publishing a run before it reports it completed (its
+    #: next Ripples start meanwhile, as on a real Duck). 0: reported at once.
+    export_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.clock = VirtualClock(self.start)
@@ -203,6 +225,10 @@ class Simulation:
                 duck = self.ducks.get(event.pond)
                 if duck is not None:
                     duck.finish(event)
+            elif isinstance(event, _Published):
+                duck = self.ducks.get(event.pond)
+                if duck is not None:
+                    duck.published(event)
             elif event == "deadline" and self._deadline is not None and self._deadline <= self.now:
                 self._deadline = None
                 self.engine.advance(self.now)
