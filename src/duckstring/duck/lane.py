@@ -38,9 +38,9 @@ class Lane:
         self.deliver = deliver
         self.pending = 0
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lane")
-        # DuckDB binds its catalog functions on first use (~15 ms): pay that while the Duck
-        # starts, not between a run's last Ripple and its report.
-        list_tables(con.cursor())
+        # DuckDB binds its catalog functions on first use (~15 ms): pay that on the lane's
+        # thread while the Duck starts, not between a run's last Ripple and its report.
+        self._thread.submit(self._warm)
 
     def complete(self, ending: RunsEnded) -> None:
         """Export, then hand back ``ending`` (or, if the export fails, a failed one)."""
@@ -58,6 +58,13 @@ class Lane:
 
     def close(self, *, wait: bool) -> None:
         self._thread.shutdown(wait=wait, cancel_futures=True)
+
+    def _warm(self) -> None:
+        cursor = self.con.cursor()
+        try:
+            list_tables(cursor)
+        finally:
+            cursor.close()
 
     def _publish(self, ending: RunsEnded) -> None:
         try:
