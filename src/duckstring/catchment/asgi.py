@@ -9,7 +9,8 @@ Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILE
 ``DUCKSTRING_DUCK_PRESTART`` (16) is how many Ducks may be started ahead of their line's first
 run at once (0 starts every Duck only when its run begins). An idle Duck is kept
 ``DUCKSTRING_DUCK_LINGER`` seconds (60; 0 stops it at once) for its line's next run, and at most
-``DUCKSTRING_DUCK_LINGER_MAX`` (16) idle Ducks wait at a time.
+``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait at a time (default: as many as fit in a sixteenth
+of the machine's memory, 4 to 64).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from pathlib import Path
 
 from duckstring.catchment.app import create_app
-from duckstring.catchment.service import CatchmentConfig
+from duckstring.catchment.service import CatchmentConfig, default_linger_max
 
 
 def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
@@ -57,7 +58,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_heartbeat=_seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
         duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
         duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
-        duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", 16),
+        duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
     )
 
 

@@ -38,6 +38,20 @@ def check_root_free(root: Path) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+#: What an idle Duck holds (PSS, measured): a forked interpreter, DuckDB, its line's database.
+IDLE_DUCK_BYTES = 25 * 1024 * 1024
+
+
+def default_linger_max() -> int:
+    """How many idle Ducks may stay warm: as many as fit in a sixteenth of the machine's
+    memory (4 to 64), so a repeated Pulse over a wide graph finds its Ducks waiting."""
+    try:
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 16
+    return max(4, min(64, memory // 16 // IDLE_DUCK_BYTES))
+
+
 @dataclass
 class CatchmentConfig:
     """How a Catchment runs. Timeouts are settings so tests can shrink them."""
@@ -54,7 +68,7 @@ class CatchmentConfig:
     duck_prestart: int = 16
     #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
     duck_linger: float = 60.0
-    duck_linger_max: int = 16
+    duck_linger_max: int = field(default_factory=default_linger_max)
     extra: dict[str, str] = field(default_factory=dict)
 
 
