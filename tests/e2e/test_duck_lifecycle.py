@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,10 @@ def test_ducks_of_a_pulled_lineage_start_before_their_runs(tmp_path: Path) -> No
                 what="the Ducks of middle and sink to start ahead",
             )
             assert status_of(client, "source@1")["status"] == "running"
+            # Ducks run at the lowest CPU priority, below the Catchment that dispatches them.
+            server_nice = os.getpriority(os.PRIO_PROCESS, server.pid)
+            for pids in duck_pids(server.root).values():
+                assert os.getpriority(os.PRIO_PROCESS, pids[0]) == min(19, server_nice + 19)
             for line in ("middle@1", "sink@1"):
                 state = status_of(client, line)
                 assert state["status"] == "queued" and state["runs_completed"] == 0
@@ -119,12 +124,19 @@ def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
 
 def test_linger_zero_stops_idle_ducks_at_once(tmp_path: Path) -> None:
     server = Server(
-        root=tmp_path / "root", home=tmp_path / "home", env={"DUCKSTRING_DUCK_LINGER": "0"}
+        root=tmp_path / "root",
+        home=tmp_path / "home",
+        env={"DUCKSTRING_DUCK_LINGER": "0", "DUCKSTRING_DUCK_NICE": "0"},
     ).start()
     try:
-        chain(server, tmp_path, seconds=0)
+        chain(server, tmp_path, seconds=1)
         with server.client() as client:
             client.post("/ponds/sink/pulse").raise_for_status()
+            pids = server.wait_for(
+                lambda c: duck_pids(server.root).get("source"), what="the source's Duck"
+            )
+            server_nice = os.getpriority(os.PRIO_PROCESS, server.pid)
+            assert os.getpriority(os.PRIO_PROCESS, pids[0]) == server_nice
             server.wait_for(
                 lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
                 what="the Pulse to settle",

@@ -10,7 +10,8 @@ Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILE
 run at once (0 starts every Duck only when its run begins). An idle Duck is kept
 ``DUCKSTRING_DUCK_LINGER`` seconds (60; 0 stops it at once) for its line's next run, and at most
 ``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait at a time (default: as many as fit in a sixteenth
-of the machine's memory, 4 to 64).
+of the machine's memory, 4 to 64). Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the
+Catchment's CPU priority, so it stays responsive however busy they are (0: the same priority).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 from pathlib import Path
 
 from duckstring.catchment.app import create_app
+from duckstring.catchment.launcher import DUCK_NICENESS
 from duckstring.catchment.service import CatchmentConfig, default_linger_max
 
 
@@ -59,6 +61,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
         duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
         duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
+        duck_niceness=min(19, _count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS)),
     )
 
 

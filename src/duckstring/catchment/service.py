@@ -11,7 +11,7 @@ from typing import IO
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import Launcher
+from duckstring.catchment.launcher import DUCK_NICENESS, Launcher
 from duckstring.catchment.store import Store
 from duckstring.layout import RootLayout
 
@@ -69,6 +69,8 @@ class CatchmentConfig:
     #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
     duck_linger: float = 60.0
     duck_linger_max: int = field(default_factory=default_linger_max)
+    #: How much lower the Ducks' CPU priority is than the Catchment's (0 to 19).
+    duck_niceness: int = DUCK_NICENESS
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -122,7 +124,7 @@ class Catchment:
         self._lock_root()
         self.store = Store(self.layout.database)
         self.layout.ponds.mkdir(parents=True, exist_ok=True)
-        self.launcher = Launcher(self.duck_config)
+        self.launcher = Launcher(self.duck_config, niceness=self.config.duck_niceness)
         self.launcher.warm()
         self.driver = Driver(
             self.store,
