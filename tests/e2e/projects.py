@@ -57,3 +57,23 @@ RAISES = """
 def fragile(pond):
     raise ValueError("the input is broken")
 """
+
+
+def chain_projects(parent: Path, source_body: str = COUNTER) -> list[Path]:
+    """source (an Inlet running ``source_body``) -> middle -> sink (an Outlet)."""
+    return [
+        write_pond(parent, "source", source_body, kind="inlet"),
+        write_pond(
+            parent,
+            "middle",
+            COPY_OF.format(table="middle", source="source", source_table="numbers"),
+            sources={"source": "1.0.0"},
+        ),
+        write_pond(
+            parent,
+            "sink",
+            COPY_OF.format(table="sink", source="middle", source_table="middle"),
+            kind="outlet",
+            sources={"middle": "1.0.0"},
+        ),
+    ]

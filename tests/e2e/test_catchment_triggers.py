@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from e2e.projects import COPY_OF, COUNTER, write_pond
+from e2e.projects import COUNTER, chain_projects, write_pond
 from e2e.server import Server
 
 
@@ -20,23 +20,7 @@ def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
 def chain(server: Server, tmp_path: Path) -> None:
     """source (Inlet) -> middle -> sink."""
     server.connect_cli()
-    projects = [
-        write_pond(tmp_path, "source", COUNTER, kind="inlet"),
-        write_pond(
-            tmp_path,
-            "middle",
-            COPY_OF.format(table="middle", source="source", source_table="numbers"),
-            sources={"source": "1.0.0"},
-        ),
-        write_pond(
-            tmp_path,
-            "sink",
-            COPY_OF.format(table="sink", source="middle", source_table="middle"),
-            kind="outlet",
-            sources={"middle": "1.0.0"},
-        ),
-    ]
-    for project in projects:
+    for project in chain_projects(tmp_path):
         server.cli("pond", "deploy", "-y", cwd=project)
 
 

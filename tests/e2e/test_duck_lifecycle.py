@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from e2e.projects import COPY_OF, write_pond
+from e2e.projects import chain_projects
 from e2e.server import Server, children_of, duck_pids
 
 SLOW_SOURCE = """
@@ -28,28 +30,24 @@ def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
 def chain(server: Server, tmp_path: Path, seconds: float) -> None:
     """source (an Inlet whose Ripple sleeps) -> middle -> sink."""
     server.connect_cli()
-    projects = [
-        write_pond(tmp_path, "source", SLOW_SOURCE.format(seconds=seconds), kind="inlet"),
-        write_pond(
-            tmp_path,
-            "middle",
-            COPY_OF.format(table="middle", source="source", source_table="numbers"),
-            sources={"source": "1.0.0"},
-        ),
-        write_pond(
-            tmp_path,
-            "sink",
-            COPY_OF.format(table="sink", source="middle", source_table="middle"),
-            sources={"middle": "1.0.0"},
-        ),
-    ]
-    for project in projects:
+    for project in chain_projects(tmp_path, SLOW_SOURCE.format(seconds=seconds)):
         server.cli("pond", "deploy", "-y", cwd=project)
 
 
-def test_ducks_of_a_pulled_lineage_start_before_their_runs(tmp_path: Path) -> None:
-    server = Server(root=tmp_path / "root", home=tmp_path / "home").start()
+@contextmanager
+def catchment(tmp_path: Path, **env: str) -> Iterator[Server]:
+    """A Catchment with these settings; on the way out, stopped with no Duck left behind."""
+    server = Server(root=tmp_path / "root", home=tmp_path / "home", env=env).start()
     try:
+        yield server
+    finally:
+        pid = server.pid
+        server.stop()
+        assert not children_of(pid)
+
+
+def test_ducks_of_a_pulled_lineage_start_before_their_runs(tmp_path: Path) -> None:
+    with catchment(tmp_path) as server:
         chain(server, tmp_path, seconds=3)
         assert not duck_pids(server.root), "no Duck runs before anything is triggered"
         with server.client() as client:
@@ -76,19 +74,10 @@ def test_ducks_of_a_pulled_lineage_start_before_their_runs(tmp_path: Path) -> No
                 lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
                 what="the Pulse to reach the sink",
             )
-    finally:
-        pid = server.pid
-        server.stop()
-        assert not children_of(pid)
 
 
 def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
-    server = Server(
-        root=tmp_path / "root",
-        home=tmp_path / "home",
-        env={"DUCKSTRING_DUCK_LINGER": "4", "DUCKSTRING_DUCK_LINGER_MAX": "2"},
-    ).start()
-    try:
+    with catchment(tmp_path, DUCKSTRING_DUCK_LINGER="4", DUCKSTRING_DUCK_LINGER_MAX="2") as server:
         chain(server, tmp_path, seconds=0)
         with server.client() as client:
             client.post("/ponds/sink/pulse").raise_for_status()
@@ -116,19 +105,10 @@ def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
                 timeout=20,
                 what="idle Ducks to stop after lingering",
             )
-    finally:
-        pid = server.pid
-        server.stop()
-        assert not children_of(pid)
 
 
 def test_linger_zero_stops_idle_ducks_at_once(tmp_path: Path) -> None:
-    server = Server(
-        root=tmp_path / "root",
-        home=tmp_path / "home",
-        env={"DUCKSTRING_DUCK_LINGER": "0", "DUCKSTRING_DUCK_NICE": "0"},
-    ).start()
-    try:
+    with catchment(tmp_path, DUCKSTRING_DUCK_LINGER="0", DUCKSTRING_DUCK_NICE="0") as server:
         chain(server, tmp_path, seconds=1)
         with server.client() as client:
             client.post("/ponds/sink/pulse").raise_for_status()
@@ -142,7 +122,3 @@ def test_linger_zero_stops_idle_ducks_at_once(tmp_path: Path) -> None:
                 what="the Pulse to settle",
             )
         server.wait_for(lambda c: not duck_pids(server.root), timeout=10, what="Ducks to stop")
-    finally:
-        pid = server.pid
-        server.stop()
-        assert not children_of(pid)
