@@ -117,4 +117,8 @@ def test_under_a_path_prefix_everything_loads_through_the_proxy(
         assert any(p.startswith(f"{PREFIX}/{asset}") for p in paths), asset
     assert any(s.startswith(f"POST {PREFIX}/api/ponds/transactions/pulse") for s in proxy.seen)
     assert proxy.outside == [], "the page asked for something outside its prefix"
+    # The page at PREFIX (no slash) replaces itself while it loads, so the browser may report
+    # that first document as aborted (it depends on how its bytes arrive): that one is expected.
+    moved = f"{proxy.url}{PREFIX} net::ERR_ABORTED"
+    ui.failed_requests = [failure for failure in ui.failed_requests if failure != moved]
     ui.assert_clean()
