@@ -129,8 +129,7 @@ class Driver:
             self.store.save_ponds(self.engine, self.engine.take_changed())
         self._adopt_survivors()
         for line, run in self.engine.in_flight_runs():
-            deployment = self.lines.get(line)
-            if deployment is None:
+            if line not in self.lines:
                 continue
             self._begun.append(
                 RunBegan(
