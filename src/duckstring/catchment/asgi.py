@@ -12,6 +12,7 @@ run at once (0 starts every Duck only when its run begins). An idle Duck is kept
 ``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait at a time (default: as many as fit in a sixteenth
 of the machine's memory, 4 to 64). Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the
 Catchment's CPU priority, so it stays responsive however busy they are (0: the same priority).
+A query over published tables is stopped after ``DUCKSTRING_QUERY_TIMEOUT`` seconds (30).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
         duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
         duck_niceness=min(19, _count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS)),
+        query_timeout=_seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0),
     )
 
 

@@ -69,6 +69,8 @@ class CatchmentConfig:
     #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
     duck_linger: float = 60.0
     duck_linger_max: int = field(default_factory=default_linger_max)
+    #: Seconds one query over published tables may run before it is stopped.
+    query_timeout: float = 30.0
     #: How much lower the Ducks' CPU priority is than the Catchment's (0 to 19).
     duck_niceness: int = DUCK_NICENESS
     extra: dict[str, str] = field(default_factory=dict)

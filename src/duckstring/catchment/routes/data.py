@@ -46,7 +46,8 @@ async def query(request: Request, body: QueryBody) -> Any:
         raise HTTPException(422, "format must be csv, json or parquet")
     if body.sql is None and body.ripple is None:
         raise HTTPException(422, "send sql, or a ripple to preview")
-    layout = catchment_of(request).layout
+    catchment = catchment_of(request)
+    layout = catchment.layout
     try:
         result = await run_in_threadpool(
             queries.run_query,
@@ -56,7 +57,7 @@ async def query(request: Request, body: QueryBody) -> Any:
             body.sql,
             body.ripple,
             body.format,
-            queries.QueryLimits(),
+            queries.QueryLimits(timeout=catchment.config.query_timeout),
         )
     except queries.NoSnapshotError as error:
         raise HTTPException(404, str(error)) from None

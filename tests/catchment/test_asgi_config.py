@@ -1,0 +1,57 @@
+"""The ASGI entry's settings come from the environment, with clear refusals of bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from duckstring.catchment.asgi import config_from_environment
+from duckstring.catchment.launcher import DUCK_NICENESS
+from duckstring.catchment.service import default_linger_max
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ROOT", "API_KEY", "QUERY_TIMEOUT", "DUCK_LINGER", "DUCK_LINGER_MAX", "DUCK_NICE"):
+        monkeypatch.delenv(f"DUCKSTRING_{name}", raising=False)
+    config = config_from_environment()
+    assert config.api_key is None and config.query_timeout == 30.0
+    assert config.duck_linger == 60.0 and config.duck_linger_max == default_linger_max()
+    assert config.duck_niceness == DUCK_NICENESS == 19 and config.duck_prestart == 16
+    assert 4 <= config.duck_linger_max <= 64
+
+
+def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {
+        "DUCKSTRING_QUERY_TIMEOUT": "2.5",
+        "DUCKSTRING_DUCK_LINGER": "0",
+        "DUCKSTRING_DUCK_LINGER_MAX": "3",
+        "DUCKSTRING_DUCK_PRESTART": "0",
+        "DUCKSTRING_DUCK_NICE": "40",
+        "DUCKSTRING_DUCK_SILENCE": "7",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    config = config_from_environment()
+    assert config.query_timeout == 2.5 and config.duck_linger == 0.0
+    assert config.duck_linger_max == 3 and config.duck_prestart == 0
+    assert config.duck_niceness == 19  # the lowest priority there is
+    assert config.duck_silence == 7.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DUCKSTRING_QUERY_TIMEOUT", "soon", "must be a number of seconds"),
+        ("DUCKSTRING_QUERY_TIMEOUT", "0", "must be positive"),
+        ("DUCKSTRING_DUCK_LINGER", "-1", "must be at least 0"),
+        ("DUCKSTRING_DUCK_LINGER", "nan", "must be at least 0"),
+        ("DUCKSTRING_DUCK_LINGER_MAX", "2.5", "must be a whole number"),
+        ("DUCKSTRING_DUCK_NICE", "-3", "must not be negative"),
+    ],
+)
+def test_bad_values_are_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as refused:
+        config_from_environment()
+    assert name in str(refused.value) and message in str(refused.value)
