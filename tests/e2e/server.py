@@ -193,3 +193,8 @@ class Server:
                 if time.monotonic() > deadline:
                     raise AssertionError(f"timed out waiting for {what}")
                 time.sleep(0.05)
+
+
+def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
+    """One line's entry of ``GET /api/status`` (``client`` from :meth:`Server.client`)."""
+    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from e2e.projects import COPY_OF, COUNTER, RAISES, write_pond
-from e2e.server import Server
+from e2e.server import Server, status_of
 
 
 def deploy(server: Server, project: Path) -> None:
     server.cli("pond", "deploy", "-y", cwd=project)
-
-
-def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
-    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
 
 
 def test_a_raising_ripple_fails_its_run_retries_blocks_the_sink_and_clear_unblocks(

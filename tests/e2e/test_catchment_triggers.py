@@ -5,16 +5,9 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from e2e.projects import COUNTER, chain_projects, write_pond
-from e2e.server import Server
-
-
-def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
-    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
+from e2e.server import Server, status_of
 
 
 def chain(server: Server, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from e2e.projects import write_pond
-from e2e.server import Server, duck_pids, zombies
+from e2e.server import Server, duck_pids, status_of, zombies
 
 #: Each Ripple records its call in calls.log (beside the root), so a re-run is visible.
 TRACED = """
@@ -44,10 +44,6 @@ def last(pond):
 def calls(server: Server) -> list[str]:
     log = server.root.parent / "calls.log"
     return log.read_text().split() if log.exists() else []
-
-
-def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
-    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
 
 
 def successes(client: httpx.Client, pond: str) -> list[dict[str, Any]]:
