@@ -25,7 +25,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         "DUCKSTRING_DUCK_LINGER": "0",
         "DUCKSTRING_DUCK_LINGER_MAX": "3",
         "DUCKSTRING_DUCK_PRESTART": "0",
-        "DUCKSTRING_DUCK_NICE": "40",
+        "DUCKSTRING_DUCK_NICE": "7",
         "DUCKSTRING_DUCK_SILENCE": "7",
     }
     for name, value in settings.items():
@@ -33,7 +33,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     config = config_from_environment()
     assert config.query_timeout == 2.5 and config.duck_linger == 0.0
     assert config.duck_linger_max == 3 and config.duck_prestart == 0
-    assert config.duck_niceness == 19  # the lowest priority there is
+    assert config.duck_niceness == 7
     assert config.duck_silence == 7.0
 
 
@@ -46,6 +46,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DUCKSTRING_DUCK_LINGER", "nan", "must be at least 0"),
         ("DUCKSTRING_DUCK_LINGER_MAX", "2.5", "must be a whole number"),
         ("DUCKSTRING_DUCK_NICE", "-3", "must not be negative"),
+        ("DUCKSTRING_DUCK_NICE", "40", "must be at most 19"),
     ],
 )
 def test_bad_values_are_refused_by_name(

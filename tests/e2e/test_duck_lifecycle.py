@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from e2e.projects import chain_projects
-from e2e.server import Server, children_of, duck_pids
+from e2e.server import Server, children_of, duck_pids, status_of
 
 SLOW_SOURCE = """
 import time
@@ -21,10 +20,6 @@ def numbers(pond):
     time.sleep({seconds})
     pond.write_table("numbers", pond.con.sql("SELECT 1 AS n"))
 """
-
-
-def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
-    return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
 
 
 def chain(server: Server, tmp_path: Path, seconds: float) -> None:
@@ -122,3 +117,35 @@ def test_linger_zero_stops_idle_ducks_at_once(tmp_path: Path) -> None:
                 what="the Pulse to settle",
             )
         server.wait_for(lambda c: not duck_pids(server.root), timeout=10, what="Ducks to stop")
+
+
+def test_no_duck_starts_ahead_behind_a_closed_window(tmp_path: Path) -> None:
+    """A lineage waiting on an Inlet's closed window does not hold Ducks for hours."""
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def window(name: str, start: datetime, seconds: int) -> dict[str, object]:
+        return {
+            "name": name,
+            "start_anchor": start.isoformat(),
+            "freq_unit": "DAY",
+            "freq_interval": 1,
+            "duration_seconds": seconds,
+        }
+
+    with catchment(tmp_path) as server:
+        chain(server, tmp_path, seconds=0)
+        with server.client() as client:
+            later = window("later", now + timedelta(hours=2), 3600)
+            assert client.post("/ponds/source/windows", json=later).json()["ok"]
+            client.post("/ponds/sink/pulse").raise_for_status()
+            assert status_of(client, "sink@1")["status"] == "queued"
+            # Ducks started ahead would be forked within milliseconds of the Pulse.
+            time.sleep(1.5)
+            assert not duck_pids(server.root)
+            client.post("/ponds/source/windows/later/remove").raise_for_status()
+            opened = window("open", now - timedelta(minutes=1), 600)
+            assert client.post("/ponds/source/windows", json=opened).json()["ok"]
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
+                what="the lineage to run once the window opened",
+            )

@@ -38,7 +38,7 @@ def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
     return value
 
 
-def _count(variable: str, default: int) -> int:
+def _count(variable: str, default: int, *, most: int | None = None) -> int:
     text = os.environ.get(variable)
     if not text:
         return default
@@ -48,6 +48,8 @@ def _count(variable: str, default: int) -> int:
         raise SystemExit(f"{variable} must be a whole number, not {text!r}") from None
     if value < 0:
         raise SystemExit(f"{variable} must not be negative, not {text!r}")
+    if most is not None and value > most:
+        raise SystemExit(f"{variable} must be at most {most}, not {text!r}")
     return value
 
 
@@ -62,7 +64,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
         duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
         duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
-        duck_niceness=min(19, _count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS)),
+        duck_niceness=_count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
         query_timeout=_seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0),
     )
 
