@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -64,9 +65,15 @@ def duck_pids(root: Path) -> dict[str, list[int]]:
         if not entry.name.isdigit():
             continue
         try:
-            targets = {os.readlink(fd) for fd in (entry / "fd").iterdir()}
+            descriptors = list((entry / "fd").iterdir())
         except OSError:
-            continue
+            continue  # the process ended, or is not ours to read
+        targets = set()
+        for fd in descriptors:
+            # A busy process closes files between the listing and the read (a Duck exporting
+            # Parquet does): skip that descriptor, not the whole process.
+            with contextlib.suppress(OSError):
+                targets.add(os.readlink(fd))
         for path, lock in locks.items():
             if path in targets:
                 holders.setdefault(lock.parent.parent.name, []).append(int(entry.name))
