@@ -9,6 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
+from duckstring.pond.export import copy_to_parquet
 from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging
 
 
@@ -244,3 +245,77 @@ def test_staging_tables_left_by_a_crashed_write_can_be_dropped(
     working_db.execute("CREATE TABLE __duckstring_staging_dead AS SELECT 1 AS id")
     assert drop_leftover_staging(working_db) == ["__duckstring_staging_dead"]
     assert table_names(working_db) == ["items"]
+
+
+def publish(con: duckdb.DuckDBPyConnection, path: Path, generation: int) -> None:
+    """Publish generation ``generation`` of a Source table the way a line does (a complete new
+    file renamed over the old one): 1000 + 53 * g rows, every one tagged g."""
+    copy_to_parquet(
+        con,
+        f"SELECT range AS id, {generation} AS gen, repeat('x', {generation % 7}) AS pad "
+        f"FROM range({1000 + 53 * generation})",
+        path,
+        sync=False,
+    )
+
+
+def test_a_source_table_reads_as_one_snapshot_until_the_handle_closes(
+    working_db: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "ponds" / "transactions" / "data"
+    data_dir.mkdir(parents=True)
+    path = data_dir / "lines.parquet"
+    publish(working_db, path, 1)
+    handle = make_pond(working_db, tmp_path).for_thread()
+    planned = handle.read_table("transactions.lines")
+    publish(working_db, path, 2)  # the Source publishes while the Ripple still runs
+    assert planned.aggregate("count(*), max(gen)").fetchall() == [(1053, 1)]
+    again = handle.read_table("transactions.lines")
+    assert again.aggregate("count(*), max(gen)").fetchall() == [(1053, 1)]
+    handle.close()
+    later = make_pond(working_db, tmp_path).for_thread()
+    assert later.read_table("transactions.lines").aggregate("max(gen)").fetchall() == [(2,)]
+    later.close()
+
+
+def test_reading_a_source_while_it_publishes_never_fails(
+    working_db: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    # DuckDB opens a file by path to plan a query and again to scan it: without a pinned
+    # snapshot a reader racing a publish fails with "invalid TType" and the like.
+    data_dir = tmp_path / "ponds" / "transactions" / "data"
+    data_dir.mkdir(parents=True)
+    path = data_dir / "lines.parquet"
+    publish(working_db, path, 0)
+    stop = threading.Event()
+
+    def keep_publishing() -> None:
+        con = duckdb.connect()
+        g = 0
+        while not stop.is_set():
+            g += 1
+            publish(con, path, g)
+        con.close()
+
+    publisher = threading.Thread(target=keep_publishing)
+    publisher.start()
+    seen: list[tuple[int, int, int]] = []
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            handle = make_pond(working_db, tmp_path).for_thread()
+            try:
+                handle.write_table("copy", handle.read_table("transactions.lines"))
+                seen.append(
+                    handle.read_table("copy")
+                    .aggregate("count(*), min(gen), max(gen)")
+                    .fetchall()[0]
+                )
+            finally:
+                handle.close()
+    finally:
+        stop.set()
+        publisher.join()
+    assert len({gen for _, gen, _ in seen}) > 1, "the reader never saw a new publish"
+    for count, low, high in seen:
+        assert low == high and count == 1000 + 53 * low

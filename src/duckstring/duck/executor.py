@@ -460,7 +460,7 @@ class Executor:
             try:
                 function(handle)
             finally:
-                handle.con.close()
+                handle.close()
         except BaseException as error:
             outcome = Outcome(token, attempt, one_line(error), user_traceback(error))
         finally:

@@ -176,5 +176,5 @@ def _call_ripple(base: Pond, item: Ripple, on_start: Callable[[str], None]) -> R
         )
     finally:
         with contextlib.suppress(duckdb.Error):
-            handle.con.close()
+            handle.close()
     return RippleOutcome(item.name, time.perf_counter() - started, tuple(handle.tables_written))

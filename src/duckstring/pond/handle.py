@@ -31,6 +31,7 @@ from duckstring.pond.names import (
     pond_name_problem,
     quote_identifier,
 )
+from duckstring.pond.pins import Pins
 from duckstring.pond.scan import scanned
 from duckstring.pond.semver import SemVer
 
@@ -104,6 +105,7 @@ class Pond:
         self._conflict_timeout = conflict_timeout
         #: Tables this handle wrote, in order, so a runner can tell which Ripple made what.
         self.tables_written: list[str] = []
+        self._pins = Pins()
 
     def __repr__(self) -> str:
         return f"Pond({self.name!r}, version='{self.version}')"
@@ -120,6 +122,13 @@ class Pond:
             swap_lock=self._swap_lock,
             conflict_timeout=self._conflict_timeout,
         )
+
+    def close(self) -> None:
+        """Close this handle's cursor and let go of the Source snapshots it read."""
+        try:
+            self.con.close()
+        finally:
+            self._pins.release()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -138,7 +147,9 @@ class Pond:
         ``"t"`` is this Pond's own table, live from the working database
         (:class:`MissingTableError` if it does not exist yet). ``"source.t"`` is the Source's
         published Parquet snapshot, never its working database (``FileNotFoundError`` naming the
-        Source and table if it has not published one).
+        Source and table if it has not published one). The snapshot is the file published when
+        this handle first read it: every read of it until :meth:`close` sees the same rows, even
+        while the Source publishes again.
         """
         if "." not in name:
             return self._read_own(name)
@@ -155,11 +166,16 @@ class Pond:
                 "declare it under [sources] in pond.toml"
             )
         path = Path(self._resolve_source(source, table))
+        missing = FileNotFoundError(
+            f"Source {source!r} has no published table {table!r} yet (no file {path})"
+        )
         if not path.is_file():
-            raise FileNotFoundError(
-                f"Source {source!r} has no published table {table!r} yet (no file {path})"
-            )
-        return self.con.read_parquet(str(path))
+            raise missing
+        try:
+            snapshot = self._pins.path(path)
+        except FileNotFoundError:
+            raise missing from None
+        return self.con.read_parquet(snapshot)
 
     def _read_own(self, table: str) -> duckdb.DuckDBPyRelation:
         check_table_name(table)
