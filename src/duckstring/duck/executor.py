@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
-import duckdb
-
 from duckstring.duck import protocol
 from duckstring.duck.events import duck_event, ripple_event, run_event
 from duckstring.duck.lane import Lane
@@ -50,6 +48,7 @@ from duckstring.duck.records import (
     one_line,
     reshaped_in_flight,
 )
+from duckstring.duck.registry import open_registry
 from duckstring.duck.versions import VersionCode, load_version
 from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
 from duckstring.engine.pond import FORCE
@@ -109,7 +108,7 @@ class Executor:
         self.log = log
         layout.line(pond, major).mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(layout.ledger(pond, major))
-        self.con = duckdb.connect(str(layout.registry(pond, major)))
+        self.con = open_registry(layout.registry(pond, major))
         self.swap_lock = swap_lock_for(self.con)
         self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
         self.queue: SimpleQueue[Any] = SimpleQueue()

@@ -1,0 +1,106 @@
+"""A Duck's working database, attached to the DuckDB instance its forkserver built."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+
+from duckstring.duck.registry import open_registry
+from duckstring.pond.export import list_tables
+
+# Forks Ducks the way the Catchment does (a forkserver with the launcher's preload list) and
+# has each open a working database, write to it, report what it sees and close it.
+FORKED_DUCKS = textwrap.dedent(
+    """
+    import json, multiprocessing, os, sys
+    from pathlib import Path
+    from duckstring.catchment.launcher import PRELOAD
+
+    def duck(path, report):
+        from duckstring.duck import registry
+        was_prepared = registry.prepared()
+        con = registry.open_registry(Path(path))
+        con.execute("CREATE TABLE t AS SELECT range AS i FROM range(100000)")
+        cursor = con.cursor()
+        seen = {
+            "was_prepared": was_prepared,
+            "database": con.execute("SELECT current_database()").fetchone()[0],
+            "cursor_database": cursor.execute("SELECT current_database()").fetchone()[0],
+            "cursor_rows": cursor.execute("SELECT count(*) FROM t").fetchone()[0],
+            "threads": con.execute("SELECT current_setting('threads')").fetchone()[0],
+            "async_threads": con.execute("SELECT current_setting('async_threads')").fetchone()[0],
+            "temp_directory": con.execute("SELECT current_setting('temp_directory')").fetchone()[0],
+            "uuid": str(con.execute("SELECT uuid()").fetchone()[0]),
+            "random": con.execute("SELECT random()").fetchone()[0],
+        }
+        cursor.close()
+        con.close()
+        Path(report).write_text(json.dumps(seen))
+
+    if __name__ == "__main__":
+        folder = Path(sys.argv[1])
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        ducks = [
+            context.Process(
+                target=duck, args=(str(folder / f"r{i}.duckdb"), str(folder / f"{i}.json"))
+            )
+            for i in range(2)
+        ]
+        for process in ducks:
+            process.start()
+        for process in ducks:
+            process.join(60)
+        print(json.dumps([process.exitcode for process in ducks]))
+    """
+)
+
+
+def test_forked_ducks_attach_their_databases_to_the_prepared_instance(tmp_path: Path) -> None:
+    script = tmp_path / "forked_ducks.py"
+    script.write_text(FORKED_DUCKS)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    # Closing a database on a forked instance must not crash the Duck (it does when the
+    # instance had threads before the fork).
+    assert json.loads(done.stdout) == [0, 0], done.stderr
+    seen = [json.loads((tmp_path / f"{i}.json").read_text()) for i in range(2)]
+    for i, duck in enumerate(seen):
+        assert duck["was_prepared"] is True
+        assert duck["database"] == duck["cursor_database"] == "registry"
+        assert duck["cursor_rows"] == 100000
+        assert int(duck["threads"]) >= 1 and int(duck["async_threads"]) >= 1
+        assert duck["temp_directory"] == str(tmp_path / f"r{i}.duckdb") + ".tmp"
+    # Reseeded after the fork: two Ducks never draw the same ids.
+    assert seen[0]["uuid"] != seen[1]["uuid"]
+    assert seen[0]["random"] != seen[1]["random"]
+    for i in range(2):
+        path = tmp_path / f"r{i}.duckdb"
+        assert not Path(str(path) + ".wal").exists(), "closed without a checkpoint"
+        with duckdb.connect(str(path), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM t").fetchone() == (100000,)
+
+
+def test_a_database_made_by_an_earlier_duck_opens_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "registry.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE orders AS SELECT 1 AS id")
+        con.execute("CREATE TABLE customers AS SELECT 'a' AS name")
+    con = open_registry(path)
+    try:
+        assert list_tables(con) == ["customers", "orders"]
+        cursor = con.cursor()
+        assert cursor.execute("SELECT id FROM orders").fetchall() == [(1,)]
+        cursor.close()
+    finally:
+        con.close()
