@@ -12,7 +12,7 @@ import runtime_figures as fig
 import runtime_ponds as ponds
 from runtime_common import Settings, catchment
 from runtime_report import Report, mib, ms, ratio, sec
-from runtime_server import CatchmentProcess, zombies
+from runtime_server import CatchmentProcess, tree_cpu_seconds, zombies
 from runtime_watch import (
     DuckWatcher,
     MemorySampler,
@@ -100,6 +100,7 @@ def pulse(
     for thread in (sampler, ducks):
         if thread is not None:
             thread.start()
+    cpu_before = tree_cpu_seconds(server.pid)
     started = time.time()
     try:
         post(client, f"/ponds/{graph.target}/pulse")
@@ -123,6 +124,7 @@ def pulse(
     elif not watch.settled:
         report.problem(f"Pulse {number} did not settle; failed lines: {watch.failed[:10]}")
     wait_settled(client, 5 if watch.stalled else 60)
+    cpu_after = tree_cpu_seconds(server.pid)
     ducks.stop()
     runs = [r for r in history(client) if r.key not in before]
     statuses = Counter(r.status for r in runs)
@@ -138,6 +140,13 @@ def pulse(
     for run in [r for r in runs if r.status != "success"][:5]:
         report.problem(f"Pulse {number}: {run.line} run {run.seq} {run.status}: {run.error}")
     report.line("Duck processes started", str(ducks.total()))
+    catchment_cpu = cpu_after[0] - cpu_before[0]
+    ducks_cpu = (cpu_after[1] - cpu_before[1]) - catchment_cpu
+    report.line(
+        "CPU used: Catchment, Ducks (per run)",
+        f"{sec(catchment_cpu)}, {sec(ducks_cpu)} "
+        f"({ms(catchment_cpu / max(1, len(runs)))}, {ms(ducks_cpu / max(1, len(runs)))})",
+    )
     target_run = next((r for r in runs if r.line == target and r.status == "success"), None)
     if target_run is not None and target_run.finished is not None:
         end_to_end = target_run.finished - started

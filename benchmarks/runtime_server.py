@@ -84,6 +84,21 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """``(own, tree)``: CPU time of ``pid`` itself, and of it with every descendant, living or
+    already reaped (a reaped child's time is in its parent's cutime/cstime)."""
+    own = tree = 0.0
+    for member in [pid, *descendants(pid)]:
+        fields = _stat_fields(member)
+        if fields is None:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        tree += used + (int(fields[13]) + int(fields[14])) / CLOCK_TICKS
+        if member == pid:
+            own = used
+    return own, tree
+
+
 def memory_kib(pid: int) -> tuple[int, int] | None:
     """``(rss, pss)`` in KiB from /proc/PID/smaps_rollup; ``None`` if the process is gone."""
     try:

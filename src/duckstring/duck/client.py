@@ -9,12 +9,18 @@ refuses the request (401, 404, 422 …) is :class:`Rejected` (say so, keep the e
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 
 import httpx
 from pydantic import ValidationError
 
 from duckstring.duck.protocol import DUCK_HEADER, BeginRun, Jobs, Shutdown
+
+#: What a plain-HTTP client gets instead of a certificate-checking context (httpx builds some
+#: TLS context for every client). Made once, at import, which for a Duck means in the forkserver
+#: before the fork: a TLS context made per client cost each new Duck a few ms of CPU.
+_NO_TLS = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class Unreachable(Exception):
@@ -53,7 +59,7 @@ class CatchmentClient:
         # A long poll may legitimately take ``poll_wait``; allow the answer some slack on top.
         timeout = httpx.Timeout(connect=5.0, read=poll_wait + 10.0, write=10.0, pool=5.0)
         # Plain HTTP needs no certificates: loading the CA bundle cost every new Duck ~0.1 s.
-        verify = base.startswith("https://")
+        verify: ssl.SSLContext | bool = True if base.startswith("https://") else _NO_TLS
         self._http = httpx.Client(
             base_url=base, headers=all_headers, timeout=timeout, verify=verify
         )
