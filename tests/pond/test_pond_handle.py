@@ -259,12 +259,17 @@ def publish(con: duckdb.DuckDBPyConnection, path: Path, generation: int) -> None
     )
 
 
+def source_table_path(tmp_path: Path) -> Path:
+    """Where ``make_pond``'s Source ``transactions`` publishes its table ``lines``."""
+    path = tmp_path / "ponds" / "transactions" / "data" / "lines.parquet"
+    path.parent.mkdir(parents=True)
+    return path
+
+
 def test_a_source_table_reads_as_one_snapshot_until_the_handle_closes(
     working_db: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "ponds" / "transactions" / "data"
-    data_dir.mkdir(parents=True)
-    path = data_dir / "lines.parquet"
+    path = source_table_path(tmp_path)
     publish(working_db, path, 1)
     handle = make_pond(working_db, tmp_path).for_thread()
     planned = handle.read_table("transactions.lines")
@@ -283,9 +288,7 @@ def test_reading_a_source_while_it_publishes_never_fails(
 ) -> None:
     # DuckDB opens a file by path to plan a query and again to scan it: without a pinned
     # snapshot a reader racing a publish fails with "invalid TType" and the like.
-    data_dir = tmp_path / "ponds" / "transactions" / "data"
-    data_dir.mkdir(parents=True)
-    path = data_dir / "lines.parquet"
+    path = source_table_path(tmp_path)
     publish(working_db, path, 0)
     stop = threading.Event()
 
