@@ -1,8 +1,6 @@
 import csv
 import json
 import os
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +21,6 @@ from duckstring.catchment.query import (
     run_query,
 )
 from duckstring.layout import RootLayout
-from duckstring.pond.export import copy_to_parquet
 
 
 @dataclass
@@ -383,50 +380,6 @@ def test_ripple_archive_is_none_before_the_first_export(root: Root) -> None:
     assert ripple_archive(root.layout, "sales", 7, "orders") is None
     assert ripple_archive(root.layout, "nobody", 1, "orders") is None
     assert ripple_archive(root.layout, "sales", 1, "../m2/data/secret") is None
-
-
-def test_a_query_while_the_line_publishes_reads_one_complete_snapshot(root: Root) -> None:
-    # DuckDB opens a file by path to plan a query and again to scan it; without pinned
-    # snapshots a query racing a publish fails with "invalid TType" and the like.
-    layout = root.layout
-    path = layout.table("sales", 1, "orders")
-    stop = threading.Event()
-
-    def publish_generation(con: duckdb.DuckDBPyConnection, g: int) -> None:
-        query = (
-            f"SELECT range AS id, {g} AS gen, 'row ' || range AS note FROM range({1000 + 53 * g})"
-        )
-        copy_to_parquet(con, query, path, sync=False)
-
-    def keep_publishing() -> None:
-        with duckdb.connect() as con:
-            g = 0
-            while not stop.is_set():
-                g += 1
-                publish_generation(con, g)
-
-    with duckdb.connect() as con:
-        publish_generation(con, 0)
-
-    publisher = threading.Thread(target=keep_publishing)
-    publisher.start()
-    seen: list[list[object]] = []
-    try:
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            result = run_query(
-                layout,
-                "sales",
-                1,
-                "SELECT count(*), min(gen), max(gen), sum(length(note)) FROM orders",
-            )
-            seen.append(result.rows[0])
-    finally:
-        stop.set()
-        publisher.join()
-    assert len({row[1] for row in seen}) > 1, "no query saw a new publish"
-    for count, low, high, _ in seen:
-        assert low == high and count == 1000 + 53 * low
 
 
 def test_a_query_cannot_read_another_open_file_through_dev_fd(root: Root) -> None:

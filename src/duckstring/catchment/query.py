@@ -45,7 +45,6 @@ import duckdb
 from duckstring.layout import LayoutError, RootLayout
 from duckstring.pond.export import PARQUET_SUFFIX, sql_string
 from duckstring.pond.names import identifier_problem, is_internal_table, quote_identifier
-from duckstring.pond.pins import Pins
 
 Format = Literal["csv", "json", "parquet"]
 
@@ -109,7 +108,7 @@ def published_tables(layout: RootLayout, pond: str, major: int) -> dict[str, Pat
 
 
 def connect_confined(
-    pond: str, tables: Mapping[str, Path | str], limits: QueryLimits | None = None
+    pond: str, tables: Mapping[str, Path], limits: QueryLimits | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB whose views read ``tables`` and which can reach nothing else."""
     limits = limits or QueryLimits()
@@ -185,15 +184,7 @@ def run_query(
                 f"{pond} (major {major}) has published nothing for Ripple {ripple!r}"
             )
         sql = f"SELECT * FROM {quote_identifier(ripple)} LIMIT {PREVIEW_ROWS}"
-    # Each table is read from the file published when the query began, however often its
-    # line publishes while the query runs (see duckstring.pond.pins).
-    pins = Pins()
-    try:
-        snapshots = _pinned(tables, pins)
-        con = connect_confined(pond, snapshots, limits)
-    except BaseException:
-        pins.release()
-        raise
+    con = connect_confined(pond, tables, limits)
     run = _Run(con, limits.timeout)
     try:
         with run:
@@ -204,26 +195,13 @@ def run_query(
             columns, types = list(relation.columns), [str(kind) for kind in relation.types]
             if fmt is None:
                 rows, truncated = _json_rows(relation, types, limits.max_rows)
-                return QueryResult(columns, types, rows, truncated, tables=list(snapshots))
+                return QueryResult(columns, types, rows, truncated, tables=list(tables))
             path = _export(relation, fmt, limits, run)
             return QueryResult(
-                columns, types, path=path, media_type=MEDIA_TYPES[fmt], tables=list(snapshots)
+                columns, types, path=path, media_type=MEDIA_TYPES[fmt], tables=list(tables)
             )
     finally:
         con.close()
-        pins.release()
-
-
-def _pinned(tables: Mapping[str, Path], pins: Pins) -> dict[str, str]:
-    """``tables`` read through pinned snapshots; a table whose file went away in the meantime
-    (the line stopped publishing it) is left out."""
-    snapshots: dict[str, str] = {}
-    for table, path in tables.items():
-        try:
-            snapshots[table] = pins.path(path)
-        except FileNotFoundError:
-            continue
-    return snapshots
 
 
 def ripple_archive(layout: RootLayout, pond: str, major: int, ripple: str) -> Path | None:
