@@ -59,21 +59,23 @@ def fragile(pond):
 """
 
 
+def copy_pond(
+    parent: Path, name: str, source: str, source_table: str, *, table: str, kind: str = "pond"
+) -> Path:
+    """A Pond whose one Ripple copies ``source.source_table`` into its table ``table``."""
+    return write_pond(
+        parent,
+        name,
+        COPY_OF.format(table=table, source=source, source_table=source_table),
+        kind=kind,
+        sources={source: "1.0.0"},
+    )
+
+
 def chain_projects(parent: Path, source_body: str = COUNTER) -> list[Path]:
     """source (an Inlet running ``source_body``) -> middle -> sink (an Outlet)."""
     return [
         write_pond(parent, "source", source_body, kind="inlet"),
-        write_pond(
-            parent,
-            "middle",
-            COPY_OF.format(table="middle", source="source", source_table="numbers"),
-            sources={"source": "1.0.0"},
-        ),
-        write_pond(
-            parent,
-            "sink",
-            COPY_OF.format(table="sink", source="middle", source_table="middle"),
-            kind="outlet",
-            sources={"middle": "1.0.0"},
-        ),
+        copy_pond(parent, "middle", "source", "numbers", table="middle"),
+        copy_pond(parent, "sink", "middle", "middle", table="sink", kind="outlet"),
     ]

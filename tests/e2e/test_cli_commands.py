@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 
-from e2e.projects import COPY_OF, COUNTER, RAISES, write_pond
+from e2e.projects import COUNTER, RAISES, copy_pond, write_pond
 from e2e.proxy import Proxy
 from e2e.server import Server
 
@@ -18,12 +18,7 @@ def deploy_chain(server: Server, tmp_path: Path) -> None:
     server.connect_cli()
     for project in (
         write_pond(tmp_path, "source", COUNTER, kind="inlet"),
-        write_pond(
-            tmp_path,
-            "sink",
-            COPY_OF.format(table="copy", source="source", source_table="numbers"),
-            sources={"source": "1.0.0"},
-        ),
+        copy_pond(tmp_path, "sink", "source", "numbers", table="copy"),
     ):
         server.cli("pond", "deploy", "-y", cwd=project)
 

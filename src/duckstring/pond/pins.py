@@ -41,6 +41,3 @@ class Pins:
             self._fds.clear()
         for fd in fds:
             os.close(fd)
-
-    def __len__(self) -> int:
-        return len(self._fds)
