@@ -223,3 +223,38 @@ def test_a_run_finishes_on_the_version_it_began_with_after_a_redeploy(line: Line
         ledger.close()
     assert started == {(1, "a"), (1, "b"), (1, "c"), (2, "a"), (2, "b"), (2, "c"), (2, "d")}
     assert rows(line.parquet("d")) == [(1, 2)]
+
+
+#: The test Pond, leaving one line beside its module file each time the module is imported.
+COUNTS_IMPORTS = CHAIN + (
+    "\n\nwith open(Path(__file__).with_name('imported'), 'a') as _out:\n    _out.write('x\\n')\n"
+)
+
+
+def imports(line: Line, version: str = "1.0.0") -> int:
+    path = line.layout.version("pond", version) / "src" / "imported"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_the_expected_version_is_loaded_before_the_first_command(line: Line) -> None:
+    write_version(line.layout, COUNTS_IMPORTS)
+    duck = line.executor(expect="1.0.0")
+    wait_until(lambda: imports(line) == 1, timeout=10)  # no command yet
+    assert line.events() == []
+
+    duck.submit(begin(1, F1))
+    assert duck.wait_idle(10)
+    assert line.event_ids()[-1] == "run_completed:1"
+    assert imports(line) == 1  # the run used the code loaded ahead
+
+
+def test_an_expected_version_that_cannot_load_changes_nothing(line: Line) -> None:
+    duck = line.executor(expect="9.9.9")
+    duck.submit(begin(1, F1, version="9.9.9"))
+    duck.submit(begin(2, F2))
+    assert duck.wait_idle(10)
+    assert duck.exit_code is None
+    failed, *rest = line.events()
+    assert failed["id"] == "run_failed:1"  # reported by the run, not by the Duck's start
+    assert str(failed["error"]).startswith("cannot load version 9.9.9:")
+    assert rest[-1]["id"] == "run_completed:2"

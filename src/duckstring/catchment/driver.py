@@ -312,13 +312,15 @@ class Driver:
             self._deferred.add(line)
             return
         name, major = split_line(line)
+        deployment = self.lines.get(line)
+        version = None if deployment is None else deployment.version
         if self._loop is None:
-            self._started(line, self.launcher.spawn(line, name, major))
+            self._started(line, self.launcher.spawn(line, name, major, version))
             return
         self._starting.add(line)
         loop = self._loop
         try:
-            future = self._spawner.submit(self.launcher.spawn, line, name, major)
+            future = self._spawner.submit(self.launcher.spawn, line, name, major, version)
         except RuntimeError:  # the spawner was shut down: the Catchment is stopping
             self._starting.discard(line)
             return

@@ -113,7 +113,9 @@ class Launcher:
     """
 
     def __init__(
-        self, make_config: Callable[[str, str, int], Any], niceness: int = DUCK_NICENESS
+        self,
+        make_config: Callable[[str, str, int, str | None], Any],
+        niceness: int = DUCK_NICENESS,
     ) -> None:
         self._make_config = make_config
         self.niceness = niceness
@@ -129,10 +131,12 @@ class Launcher:
 
         forkserver.ensure_running()
 
-    def spawn(self, line: str, name: str, major: int) -> DuckProcess:
+    def spawn(self, line: str, name: str, major: int, version: str | None = None) -> DuckProcess:
+        """Fork the Duck of ``line``; ``version`` is the one it will most likely run first
+        (its code is loaded while the Duck waits for its first command)."""
         process = self._context.Process(
             target=_duck_entry,
-            args=(self._make_config(line, name, major), self.niceness),
+            args=(self._make_config(line, name, major, version), self.niceness),
             name=f"duck {line}",
             daemon=False,
         )

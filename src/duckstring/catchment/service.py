@@ -108,7 +108,7 @@ class Catchment:
         handle.flush()
         self._lock_file = handle
 
-    def duck_config(self, line: str, name: str, major: int) -> object:
+    def duck_config(self, line: str, name: str, major: int, version: str | None) -> object:
         from duckstring.duck.worker import DuckConfig
 
         return DuckConfig(
@@ -120,6 +120,7 @@ class Catchment:
             poll_wait=self.config.duck_poll_wait,
             heartbeat=self.config.duck_heartbeat,
             stall=self.config.duck_stall,
+            version=version,
         )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -14,6 +14,7 @@ The class knows nothing of HTTP: tests drive it with :meth:`Executor.submit` and
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -82,7 +83,8 @@ class Executor:
 
     ``on_event`` is called (from the coordinator thread) after events were committed to the
     outbox, so a sender can wake up. ``stall`` is how long outstanding work may sit with no
-    Ripple running before the Duck reports itself stalled.
+    Ripple running before the Duck reports itself stalled. ``expect`` names the version the
+    first run will most likely use: the coordinator loads its code before it takes a command.
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class Executor:
         clock: Clock | None = None,
         on_event: Callable[[], None] = lambda: None,
         log: Callable[[str], None] = stderr_log,
+        expect: str | None = None,
     ) -> None:
         self.layout = layout
         self.pond = pond
@@ -106,6 +109,7 @@ class Executor:
         self.clock: Clock = clock or SystemClock()
         self.on_event = on_event
         self.log = log
+        self.expect = expect
         layout.line(pond, major).mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(layout.ledger(pond, major))
         self.con = open_registry(layout.registry(pond, major))
@@ -230,6 +234,7 @@ class Executor:
     def run(self) -> int:
         """The coordinator loop; returns the Duck's exit code."""
         try:
+            self._load_expected()
             code = self._loop()
         except BaseException as error:
             self.failure = one_line(error)
@@ -241,6 +246,15 @@ class Executor:
         with self._settled:
             self._settled.notify_all()
         return code
+
+    def _load_expected(self) -> None:
+        """Load the code of the version the first run will most likely use, before the first
+        command arrives (a Duck started ahead of its run waits for it anyway). A version that
+        does not load is left alone: the run that uses it reports why."""
+        if self.expect is None:
+            return
+        with contextlib.suppress(Exception):
+            self._code(self.expect)
 
     def _loop(self) -> int:
         while True:

@@ -62,7 +62,9 @@ class DuckConfig:
     with nothing running is reported, ``flush``, how long a shutdown waits for its events
     to reach the Catchment (what does not stays in the ledger for the next Duck), and
     ``orphan``, how long an idle Duck keeps polling a Catchment that does not answer before it
-    stops (a Catchment that comes back starts a new Duck when the line has work).
+    stops (a Catchment that comes back starts a new Duck when the line has work). ``version``
+    is the version the Catchment expects the Duck to run first (the line's selected one): its
+    code is loaded while the Duck waits for its first command, off the path of the run.
     """
 
     root: Path | str
@@ -78,6 +80,7 @@ class DuckConfig:
     max_threads: int | None = None
     flush: float = 10.0
     orphan: float = 120.0
+    version: str | None = None
 
 
 class DuckLocked(RuntimeError):
@@ -160,6 +163,7 @@ def _run_locked(
             max_threads=config.max_threads,
             stall=config.stall,
             on_event=wake.set,
+            expect=config.version,
         )
     except Exception as error:
         message = f"cannot start: {one_line(error)}"
