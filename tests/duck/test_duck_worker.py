@@ -259,3 +259,22 @@ def test_the_catchments_way_of_starting_a_duck_works(line: Line, catchment: Fake
         if process.is_alive():
             process.kill()
             process.join()
+
+
+def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
+    line: Line, catchment: FakeCatchment
+) -> None:
+    line.hold("a")
+    duck = InProcess(config(line, catchment.url, poll_wait=2.0, commands=(begin(1, F1),)))
+    try:
+        wait_until(lambda: bool(line.calls("a")))  # nothing was offered on the long poll
+        catchment.post(begin(1, F1))  # the poll hands the same run over again
+        wait_until(lambda: not catchment.commands)
+        line.release("a")
+        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        assert len(line.calls("a")) == 1
+        assert catchment.received == RUN_1  # one run, each event sent once
+    finally:
+        line.release("a")
+        catchment.post(Shutdown())
+        assert duck.join() == 0

@@ -314,13 +314,16 @@ class Driver:
         name, major = split_line(line)
         deployment = self.lines.get(line)
         version = None if deployment is None else deployment.version
+        # The runs it is started for travel with it: it begins them without a poll's round
+        # trip (the poll hands them over again, and a Duck takes each run once).
+        waiting = tuple(c for c in self.board.pending(line) if isinstance(c, BeginRun))
         if self._loop is None:
-            self._started(line, self.launcher.spawn(line, name, major, version))
+            self._started(line, self.launcher.spawn(line, name, major, version, waiting))
             return
         self._starting.add(line)
         loop = self._loop
         try:
-            future = self._spawner.submit(self.launcher.spawn, line, name, major, version)
+            future = self._spawner.submit(self.launcher.spawn, line, name, major, version, waiting)
         except RuntimeError:  # the spawner was shut down: the Catchment is stopping
             self._starting.discard(line)
             return

@@ -114,7 +114,7 @@ class Launcher:
 
     def __init__(
         self,
-        make_config: Callable[[str, str, int, str | None], Any],
+        make_config: Callable[[str, str, int, str | None, tuple[Any, ...]], Any],
         niceness: int = DUCK_NICENESS,
     ) -> None:
         self._make_config = make_config
@@ -131,12 +131,20 @@ class Launcher:
 
         forkserver.ensure_running()
 
-    def spawn(self, line: str, name: str, major: int, version: str | None = None) -> DuckProcess:
-        """Fork the Duck of ``line``; ``version`` is the one it will most likely run first
-        (its code is loaded while the Duck waits for its first command)."""
+    def spawn(
+        self,
+        line: str,
+        name: str,
+        major: int,
+        version: str | None = None,
+        commands: tuple[Any, ...] = (),
+    ) -> DuckProcess:
+        """Fork the Duck of ``line``. ``version`` is the one it will most likely run first
+        (its code is loaded while the Duck waits for its first command); ``commands`` are
+        the line's commands already waiting, which the Duck begins without polling for them."""
         process = self._context.Process(
             target=_duck_entry,
-            args=(self._make_config(line, name, major, version), self.niceness),
+            args=(self._make_config(line, name, major, version, commands), self.niceness),
             name=f"duck {line}",
             daemon=False,
         )

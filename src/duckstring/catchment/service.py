@@ -13,6 +13,7 @@ from duckstring.catchment.driver import Driver
 from duckstring.catchment.jobs import JobBoard
 from duckstring.catchment.launcher import DUCK_NICENESS, Launcher
 from duckstring.catchment.store import Store
+from duckstring.duck.protocol import BeginRun
 from duckstring.layout import RootLayout
 
 
@@ -108,7 +109,9 @@ class Catchment:
         handle.flush()
         self._lock_file = handle
 
-    def duck_config(self, line: str, name: str, major: int, version: str | None) -> object:
+    def duck_config(
+        self, line: str, name: str, major: int, version: str | None, commands: tuple[BeginRun, ...]
+    ) -> object:
         from duckstring.duck.worker import DuckConfig
 
         return DuckConfig(
@@ -121,6 +124,7 @@ class Catchment:
             heartbeat=self.config.duck_heartbeat,
             stall=self.config.duck_stall,
             version=version,
+            commands=commands,
         )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:

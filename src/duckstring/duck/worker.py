@@ -35,7 +35,7 @@ from duckstring.duck.client import Backoff, CatchmentClient, Rejected, Unreachab
 from duckstring.duck.events import duck_event
 from duckstring.duck.executor import EXIT_ERROR, Executor
 from duckstring.duck.ledger import Ledger
-from duckstring.duck.protocol import DuckEvent, Shutdown
+from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.records import one_line
 from duckstring.engine.clock import SystemClock
 from duckstring.layout import RootLayout
@@ -65,6 +65,9 @@ class DuckConfig:
     stops (a Catchment that comes back starts a new Duck when the line has work). ``version``
     is the version the Catchment expects the Duck to run first (the line's selected one): its
     code is loaded while the Duck waits for its first command, off the path of the run.
+    ``commands`` are the line's commands that were waiting when the Duck was started: it
+    begins them at once instead of waiting for its first poll to return them (the poll hands
+    them over again; the coordinator takes each run once).
     """
 
     root: Path | str
@@ -81,6 +84,7 @@ class DuckConfig:
     flush: float = 10.0
     orphan: float = 120.0
     version: str | None = None
+    commands: tuple[BeginRun, ...] = ()
 
 
 class DuckLocked(RuntimeError):
@@ -182,6 +186,8 @@ def _run_locked(
         signal.signal(signal.SIGTERM, on_sigterm)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
+    for command in config.commands:
+        executor.submit(command)
     ledger_path = layout.ledger(config.pond, config.major)
     sender = Sender(client(), ledger_path, executor, wake, name, heartbeat=config.heartbeat)
     poller = Poller(client(), executor, name, orphan=config.orphan)
