@@ -189,20 +189,27 @@ def _run_locked(
     for command in config.commands:
         executor.submit(command)
     ledger_path = layout.ledger(config.pond, config.major)
-    sender = Sender(client(), ledger_path, executor, wake, name, heartbeat=config.heartbeat)
-    poller = Poller(client(), executor, name, orphan=config.orphan)
+    sender: Sender | None = None
+    poller: Poller | None = None
     try:
+        # The coordinator first: a run handed over in the config begins while the clients
+        # are made (its events wait in the outbox for the sender).
+        executor.start()
+        sender = Sender(client(), ledger_path, executor, wake, name, heartbeat=config.heartbeat)
+        poller = Poller(client(), executor, name, orphan=config.orphan)
         sender.start()
         poller.start()
-        executor.start()
         code = executor.join()
         assert code is not None
     except BaseException as error:  # the wiring itself broke: say so, as the loop would
         executor.report_worker_error(f"internal error: {one_line(error)}", format_exc())
         executor.terminate()
+        executor.join(5.0)
         code = EXIT_ERROR
-    poller.stop()
-    sender.stop(min(config.flush, TERMINATE_FLUSH_SECONDS) if terminated else config.flush)
+    if poller is not None:
+        poller.stop()
+    if sender is not None and sender.is_alive():
+        sender.stop(min(config.flush, TERMINATE_FLUSH_SECONDS) if terminated else config.flush)
     if executor.unrecorded is not None:
         _report_directly(client(), executor.unrecorded)
     stranded = executor.close()
