@@ -1,13 +1,16 @@
+import importlib.machinery
 import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from duckstring import ripple
-from duckstring.pond.isolation import ModuleImportError
+from duckstring.pond.isolation import ModuleImportError, import_isolated
 from duckstring.pond.ripples import RippleError, spec_of
 from duckstring.pond.topology import discover_ripples, discover_topology, validate_topology
 
@@ -334,3 +337,26 @@ def test_spec_records_where_the_ripple_lives() -> None:
     spec = spec_of(build)
     assert spec is not None and spec.name == "named"
     assert spec.file == __file__
+
+
+def test_imports_on_other_threads_are_undisturbed_by_an_isolated_import(tmp_path: Path) -> None:
+    """A Duck imports a Pond's module while its other threads may import too (a codec on a
+    first connection, a Ripple's lazy import): sys.path must never change under them."""
+    path = write_module(tmp_path / "src", "X = 1\n")
+    stop = threading.Event()
+    lookups: list[bool] = []
+
+    def look_up() -> None:
+        while not stop.is_set():  # walks sys.path as every top-level import does
+            lookups.append(importlib.machinery.PathFinder.find_spec("unicodedata") is not None)
+
+    thread = threading.Thread(target=look_up)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and len(lookups) < 2000:
+            import_isolated(path)
+    finally:
+        stop.set()
+        thread.join()
+    assert lookups and all(lookups), f"{lookups.count(False)} of {len(lookups)} lookups failed"

@@ -9,9 +9,9 @@ Functions keep working after the import because they hold their module globals d
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import itertools
+import os
 import re
 import sys
 import threading
@@ -56,8 +56,10 @@ def import_isolated(path: Path | str) -> ModuleType:
     module_name = f"_duckstring_module_{next(_SERIAL)}_{stem}"
     with _IMPORT_LOCK:
         before = set(sys.modules)
-        sys.path.insert(0, str(folder))
-        importlib.invalidate_caches()
+        # sys.path is replaced, never changed in place: an import running on another thread
+        # walks the list it started with, and would skip an entry if one were removed under it.
+        sys.path = [str(folder), *sys.path]
+        _forget_listings(folder)
         try:
             spec = importlib.util.spec_from_file_location(module_name, path)
             if spec is None or spec.loader is None:
@@ -73,10 +75,22 @@ def import_isolated(path: Path | str) -> ModuleType:
                 del sys.modules[module_name]
                 raise ModuleImportError(path, error) from error
         finally:
-            if str(folder) in sys.path:
-                sys.path.remove(str(folder))
+            kept = list(sys.path)
+            if str(folder) in kept:
+                kept.remove(str(folder))
+            sys.path = kept
             _forget_modules_from(folder, set(sys.modules) - before - {module_name})
     return module
+
+
+def _forget_listings(folder: Path) -> None:
+    """Drop the import system's cached listings of ``folder`` and the folders below it, so
+    files written there since an earlier import are found. (``importlib.invalidate_caches``
+    would drop every folder's, under imports running on other threads.)"""
+    prefix = str(folder)
+    for key in list(sys.path_importer_cache):
+        if key == prefix or key.startswith(prefix + os.sep):
+            sys.path_importer_cache.pop(key, None)
 
 
 def _forget_modules_from(folder: Path, names: set[str]) -> None:
