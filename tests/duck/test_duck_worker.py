@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import pytest
 from duck_fake_catchment import FakeCatchment
 from duck_support import NAME, Line, begin, wait_until
 
+from duckstring.duck.client import CatchmentClient, Unreachable
 from duckstring.duck.ledger import Ledger
 from duckstring.duck.protocol import DUCK_HEADER, Shutdown
 from duckstring.duck.worker import DuckConfig, acquire_line_lock, run_duck
@@ -278,3 +280,21 @@ def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
         line.release("a")
         catchment.post(Shutdown())
         assert duck.join() == 0
+
+
+def test_trouble_below_http_is_retried_like_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poller or sender thread that died of an error it did not expect would leave its Duck
+    deaf or mute; the client turns any failure to reach the Catchment into Unreachable."""
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise LookupError("unknown encoding: idna")
+
+    monkeypatch.setattr(socket, "getaddrinfo", broken)
+    client = CatchmentClient("http://localhost:9", NAME, 1, "d1")
+    try:
+        with pytest.raises(Unreachable, match="LookupError"):
+            client.jobs()
+        with pytest.raises(Unreachable, match="LookupError"):
+            client.send(b'{"events":[]}')
+    finally:
+        client.close()

@@ -26,9 +26,17 @@ from typing import Any
 #: once; on a machine with nothing else to run, the Ducks lose nothing by it.
 DUCK_NICENESS = 19
 
-#: Modules the forkserver imports once, before it forks any Duck; the last one also builds the
-#: DuckDB instance every Duck attaches its working database to.
-PRELOAD = ["duckdb", "httpx", "httpcore", "duckstring.duck.worker", "duckstring.duck.preload"]
+#: Modules the forkserver imports once, before it forks any Duck (``encodings.idna`` is what a
+#: Duck's first connection would import, to encode the host name); the last one also builds
+#: the DuckDB instance every Duck attaches its working database to.
+PRELOAD = [
+    "duckdb",
+    "httpx",
+    "httpcore",
+    "encodings.idna",
+    "duckstring.duck.worker",
+    "duckstring.duck.preload",
+]
 
 
 def _duck_entry(config: Any, niceness: int) -> None:

@@ -86,6 +86,10 @@ class CatchmentClient:
             response = self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError as error:
             raise Unreachable(f"{type(error).__name__}: {error}") from None
+        except Exception as error:
+            # Trouble below httpx (a codec or resolver error, say) is retried like an outage:
+            # a poller or sender thread that died of it would leave the Duck deaf or mute.
+            raise Unreachable(f"{type(error).__name__}: {error}") from None
         if response.status_code >= 500:
             raise Unreachable(f"HTTP {response.status_code}")
         if response.status_code >= 400:
