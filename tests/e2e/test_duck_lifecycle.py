@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from e2e.projects import chain_projects
+from e2e.projects import chain_projects, write_pond
 from e2e.server import Server, children_of, duck_pids, status_of
 
 SLOW_SOURCE = """
@@ -148,4 +148,40 @@ def test_no_duck_starts_ahead_behind_a_closed_window(tmp_path: Path) -> None:
             server.wait_for(
                 lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
                 what="the lineage to run once the window opened",
+            )
+
+
+#: A Sink whose module leaves a file beside itself when it is imported.
+MARKS_ITS_IMPORT = """
+from pathlib import Path
+
+Path(__file__).with_name("imported").touch()
+
+@ripple
+def copy(pond):
+    pond.write_table("copy", pond.read_table("source.numbers"))
+"""
+
+
+def test_a_duck_started_ahead_loads_its_code_before_its_run(tmp_path: Path) -> None:
+    """The Catchment tells a new Duck the version it will run; the Duck imports that code while
+    it waits, not between its run starting and its first Ripple."""
+    with catchment(tmp_path) as server:
+        server.connect_cli()
+        source = write_pond(tmp_path, "source", SLOW_SOURCE.format(seconds=3), kind="inlet")
+        sink = write_pond(
+            tmp_path, "sink", MARKS_ITS_IMPORT, kind="outlet", sources={"source": "1.0.0"}
+        )
+        for project in (source, sink):
+            server.cli("pond", "deploy", "-y", cwd=project)
+        imported = server.root / "ponds" / "sink" / "1.0.0" / "src" / "imported"
+        imported.unlink(missing_ok=True)  # left by the deploy's discovery, in its own process
+        with server.client() as client:
+            client.post("/ponds/sink/pulse").raise_for_status()
+            server.wait_for(lambda c: imported.exists(), timeout=15, what="the sink's import")
+            assert status_of(client, "source@1")["status"] == "running"
+            assert status_of(client, "sink@1")["runs_completed"] == 0
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
+                what="the Pulse to reach the sink",
             )
