@@ -258,3 +258,43 @@ def test_an_expected_version_that_cannot_load_changes_nothing(line: Line) -> Non
     assert failed["id"] == "run_failed:1"  # reported by the run, not by the Duck's start
     assert str(failed["error"]).startswith("cannot load version 9.9.9:")
     assert rest[-1]["id"] == "run_completed:2"
+
+
+def test_wait_handled_returns_once_the_runs_submitted_have_started_their_ripples(
+    line: Line,
+) -> None:
+    line.hold("a")
+    duck = line.executor()
+    duck.submit(begin(1, F1))
+    assert duck.wait_handled(10)
+    assert line.event_ids() == ["ripple_started:1:a:0"]  # begun, its first Ripple running
+    line.release("a")
+    assert duck.wait_idle(10)
+    assert line.event_ids()[-1] == "run_completed:1"
+
+
+#: A version whose import waits while ``hold/import`` exists under the root.
+SLOW_IMPORT = CHAIN + (
+    "\n\n_hold = Path(__file__).parents[4] / 'hold' / 'import'"
+    "\nwhile _hold.exists():\n    time.sleep(0.002)\n"
+)
+
+
+def test_wait_handled_gives_up_after_its_timeout_and_not_on_a_stopped_coordinator(
+    line: Line,
+) -> None:
+    write_version(line.layout, SLOW_IMPORT)
+    line.hold("import")
+    duck = line.executor(expect="1.0.0")
+    duck.submit(begin(1, F1))
+    assert not duck.wait_handled(0.2)  # still importing the version
+    line.release("import")
+    assert duck.wait_handled(10)
+    assert duck.wait_idle(10)
+
+    duck.terminate()
+    duck.join(10)
+    duck.submit(begin(2, F2))  # a stopped coordinator handles nothing more ...
+    started = time.monotonic()
+    assert duck.wait_handled(10)  # ... and waiting on it ends at once
+    assert time.monotonic() - started < 5

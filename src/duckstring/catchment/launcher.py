@@ -37,6 +37,7 @@ PRELOAD = [
     "httpcore",
     "encodings.idna",
     "duckstring.duck.worker",
+    "duckstring.catchment.launcher",
     "duckstring.duck.preload",
 ]
 

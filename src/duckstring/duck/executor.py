@@ -216,6 +216,20 @@ class Executor:
         with self._settled:
             return self._settled.wait_for(idle, timeout)
 
+    def wait_handled(self, timeout: float) -> bool:
+        """Wait until every command submitted so far was handled (the Ripples it made due have
+        started), the coordinator stopped, or ``timeout`` passed; False on the timeout."""
+        with self._counters.lock:
+            target = self._counters.submitted
+
+        def handled() -> bool:
+            with self._counters.lock:
+                done = self._counters.handled >= target
+            return done or self.exit_code is not None
+
+        with self._settled:
+            return self._settled.wait_for(handled, timeout)
+
     def close(self) -> bool:
         """Release the pools, the working database and the ledger. True when Ripple functions
         are still executing (they cannot be interrupted; only the process exit ends them)."""

@@ -48,6 +48,10 @@ URL_ENV = "DUCKSTRING_CATCHMENT_URL"
 #: How long SIGTERM lets the outbox drain (a shutdown waits ``DuckConfig.flush``).
 TERMINATE_FLUSH_SECONDS = 1.0
 
+#: How long a new Duck lets the runs handed over in its config begin before it starts its
+#: clients (a slow Pond module import must not keep it from polling for long).
+HANDOVER_WAIT_SECONDS = 1.0
+
 #: Events posted per request.
 BATCH = 200
 
@@ -192,9 +196,12 @@ def _run_locked(
     sender: Sender | None = None
     poller: Poller | None = None
     try:
-        # The coordinator first: a run handed over in the config begins while the clients
-        # are made (its events wait in the outbox for the sender).
+        # The coordinator first, alone: a run handed over in the config begins before the
+        # clients and their threads compete with it for the interpreter (its events wait in
+        # the outbox for the sender).
         executor.start()
+        if config.commands:
+            executor.wait_handled(HANDOVER_WAIT_SECONDS)
         sender = Sender(client(), ledger_path, executor, wake, name, heartbeat=config.heartbeat)
         poller = Poller(client(), executor, name, orphan=config.orphan)
         sender.start()
