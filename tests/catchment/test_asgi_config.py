@@ -10,13 +10,22 @@ from duckstring.catchment.service import default_linger_max
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ROOT", "API_KEY", "QUERY_TIMEOUT", "DUCK_LINGER", "DUCK_LINGER_MAX", "DUCK_NICE"):
+    for name in (
+        "ROOT",
+        "API_KEY",
+        "QUERY_TIMEOUT",
+        "DUCK_LINGER",
+        "DUCK_LINGER_MAX",
+        "DUCK_NICE",
+        "DUCK_SPARES",
+    ):
         monkeypatch.delenv(f"DUCKSTRING_{name}", raising=False)
     config = config_from_environment()
     assert config.api_key is None and config.query_timeout == 30.0
     assert config.duck_linger == 60.0 and config.duck_linger_max == default_linger_max()
     assert config.duck_niceness == DUCK_NICENESS == 19 and config.duck_prestart == 16
     assert 4 <= config.duck_linger_max <= 64
+    assert config.duck_spares == 2
 
 
 def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,6 +36,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         "DUCKSTRING_DUCK_PRESTART": "0",
         "DUCKSTRING_DUCK_NICE": "7",
         "DUCKSTRING_DUCK_SILENCE": "7",
+        "DUCKSTRING_DUCK_SPARES": "0",
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
@@ -34,7 +44,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.query_timeout == 2.5 and config.duck_linger == 0.0
     assert config.duck_linger_max == 3 and config.duck_prestart == 0
     assert config.duck_niceness == 7
-    assert config.duck_silence == 7.0
+    assert config.duck_silence == 7.0 and config.duck_spares == 0
 
 
 @pytest.mark.parametrize(
@@ -47,6 +57,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DUCKSTRING_DUCK_LINGER_MAX", "2.5", "must be a whole number"),
         ("DUCKSTRING_DUCK_NICE", "-3", "must not be negative"),
         ("DUCKSTRING_DUCK_NICE", "40", "must be at most 19"),
+        ("DUCKSTRING_DUCK_SPARES", "17", "must be at most 16"),
     ],
 )
 def test_bad_values_are_refused_by_name(

@@ -53,3 +53,73 @@ def test_a_duck_does_not_rerun_the_catchments_script(tmp_path: Path) -> None:
     assert "no Catchment URL" in done.stderr
     marks = sorted(path.name for path in tmp_path.glob("imported-as-*"))
     assert marks == ["imported-as-__main__"]
+
+
+#: A Launcher keeping two spares, whose Ducks dial a port nobody answers and stop after 0.3 s
+#: of silence with no work. Prints what the test checks.
+SPARES = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    from duckstring.catchment.launcher import Launcher
+    from duckstring.duck.worker import DuckConfig
+    from duckstring.layout import RootLayout
+
+    root = Path(sys.argv[1])
+
+    def config(line, name, major, version, commands):
+        return DuckConfig(root=root, pond=name, major=major, url="http://127.0.0.1:9", orphan=0.3)
+
+    launcher = Launcher(config, spares=2)
+    print("before any spare:", launcher.bind("p@1", "p", 1))
+    print("forked:", launcher.replenish(), "then", launcher.replenish())
+    spares = launcher.spare_pids()
+    duck = launcher.bind("p@1", "p", 1)
+    print("bound the first spare:", duck.pid == spares[0], launcher.spare_pids() == spares[1:])
+    print("registered:", launcher.ducks["p@1"] is duck)
+    duck.process.join(60)
+    print("it ran the line and stopped:", duck.process.exitcode)
+    lock = RootLayout(root).duck_lock("p", 1).read_text().split()
+    print("it held the line's lock:", lock == ["pid", str(duck.pid)])
+    launcher.reap(duck)
+
+    # A spare that died while it waited is passed over (the forkserver reaped it).
+    import os, signal, time
+    os.kill(spares[1], signal.SIGKILL)
+    while os.path.exists(f"/proc/{spares[1]}"):
+        time.sleep(0.01)
+    print("a dead spare is passed over:", launcher.bind("q@1", "q", 1), launcher.spare_pids())
+
+    launcher.replenish()
+    waiting = launcher.spare_pids()
+    launcher.stop_all()
+    gone = all(not os.path.exists(f"/proc/{pid}") for pid in waiting)
+    print("stop_all ends the spares:", len(waiting), gone)
+    """
+)
+
+
+def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: Path) -> None:
+    script = tmp_path / "spares.py"
+    script.write_text(SPARES)
+    root = tmp_path / "root"
+    done = subprocess.run(
+        [sys.executable, str(script), str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "before any spare: None",
+        "forked: 2 then 0",
+        "bound the first spare: True True",
+        "registered: True",
+        "it ran the line and stopped: 0",
+        "it held the line's lock: True",
+        "a dead spare is passed over: None []",
+        "stop_all ends the spares: 2 True",
+    ], done.stderr
+    assert "no answer" in done.stderr  # the bound spare ran the Duck of p@1 with its config
+    assert (root / "ponds" / "p" / "m1" / "pond.db").is_file()

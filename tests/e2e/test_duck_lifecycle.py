@@ -185,3 +185,31 @@ def test_a_duck_started_ahead_loads_its_code_before_its_run(tmp_path: Path) -> N
                 lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
                 what="the Pulse to reach the sink",
             )
+
+
+def spares(server: Server) -> set[int]:
+    """The spare Ducks waiting: the forkserver's children that hold no line's lock."""
+    forkservers = [
+        pid
+        for pid in children_of(server.pid)
+        if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    children = {child for pid in forkservers for child in children_of(pid)}
+    holding = {pid for pids in duck_pids(server.root).values() for pid in pids}
+    return children - holding
+
+
+def test_a_lines_first_run_takes_a_spare_duck_forked_before_the_trigger(tmp_path: Path) -> None:
+    with catchment(tmp_path) as server:
+        server.connect_cli()
+        project = write_pond(tmp_path, "solo", SLOW_SOURCE.format(seconds=0), kind="inlet")
+        server.cli("pond", "deploy", "-y", cwd=project)
+        server.wait_for(lambda c: len(spares(server)) == 2, what="two spare Ducks")
+        waiting = spares(server)
+        with server.client() as client:
+            client.post("/ponds/solo/pulse").raise_for_status()
+            server.wait_for(lambda c: status_of(c, "solo@1")["runs_completed"] == 1, what="the run")
+        (duck,) = duck_pids(server.root)["solo"]
+        assert duck in waiting  # no fork between the Pulse and the run
+        server.wait_for(lambda c: len(spares(server)) == 2, what="a new spare in its place")
+        assert not spares(server) & {duck}

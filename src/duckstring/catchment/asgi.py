@@ -7,7 +7,9 @@ learned from the first request when unset). Run exactly one process of it per ro
 Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILENCE`` (60 s),
 ``DUCKSTRING_DUCK_STALL`` (30 s) and ``DUCKSTRING_DUCK_HEARTBEAT`` (10 s), in seconds.
 ``DUCKSTRING_DUCK_PRESTART`` (16) is how many Ducks may be started ahead of their line's first
-run at once (0 starts every Duck only when its run begins). An idle Duck is kept
+run at once (0 starts every Duck only when its run begins), and ``DUCKSTRING_DUCK_SPARES`` (2)
+how many spare Ducks wait, forked and started, for a line that needs one (0: fork on demand;
+at most 16). An idle Duck is kept
 ``DUCKSTRING_DUCK_LINGER`` seconds (60; 0 stops it at once) for its line's next run, and at most
 ``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait at a time (default: as many as fit in a sixteenth
 of the machine's memory, 4 to 64). Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the
@@ -62,6 +64,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_stall=_seconds("DUCKSTRING_DUCK_STALL", 30.0),
         duck_heartbeat=_seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
         duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
+        duck_spares=_count("DUCKSTRING_DUCK_SPARES", 2, most=16),
         duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
         duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
         duck_niceness=_count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),

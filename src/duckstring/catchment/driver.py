@@ -108,6 +108,8 @@ class Driver:
         #: Ducks started ahead load this many at a time, leaving a core to the Ducks with runs.
         self.warm_limit = max(1, (os.cpu_count() or 1) - 1)
         self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="duck-spawn")
+        #: A replenishing of the spare Ducks is queued on the spawner thread.
+        self._replenishing = False
         #: Seconds an idle Duck stays warm for its line's next run, and how many may.
         self.linger = linger
         self.linger_max = linger_max
@@ -143,6 +145,7 @@ class Driver:
                 )
             )
         self._flush()
+        self._replenish()
 
     def _adopt_survivors(self) -> None:
         """Ducks that outlived the previous Catchment process keep their lines: this one
@@ -317,6 +320,13 @@ class Driver:
         # The runs it is started for travel with it: it begins them without a poll's round
         # trip (the poll hands them over again, and a Duck takes each run once).
         waiting = tuple(c for c in self.board.pending(line) if isinstance(c, BeginRun))
+        try:
+            spare = self.launcher.bind(line, name, major, version, waiting)
+        except LauncherClosed:
+            return
+        if spare is not None:
+            self._started(line, spare)  # a new spare is forked once this Duck has polled
+            return
         if self._loop is None:
             self._started(line, self.launcher.spawn(line, name, major, version, waiting))
             return
@@ -334,6 +344,31 @@ class Driver:
                 loop.call_soon_threadsafe(self._spawn_finished, line, done)
 
         future.add_done_callback(finished)
+
+    def _replenish(self) -> None:
+        """Fork spare Ducks on the spawner thread, behind the Ducks already queued there."""
+        if self._replenishing or self._loop is None or not self.launcher.spares:
+            return
+        try:
+            future = self._spawner.submit(self.launcher.replenish)
+        except RuntimeError:  # the spawner was shut down: the Catchment is stopping
+            return
+        self._replenishing = True
+        loop = self._loop
+
+        def finished(done: Future[int]) -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._replenished, done)
+
+        future.add_done_callback(finished)
+
+    def _replenished(self, done: Future[int]) -> None:
+        self._replenishing = False
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is not None and not isinstance(error, LauncherClosed):
+            log.error("could not fork a spare Duck: %s", error)
 
     def _spawn_finished(self, line: str, done: Future[DuckProcess]) -> None:
         self._starting.discard(line)
@@ -560,6 +595,9 @@ class Driver:
         if line in self._warming:
             self._warming.discard(line)
             self._prestart()
+            # Its start is behind it (the runs it was started for have begun): a fork for a
+            # new spare no longer competes with it.
+            self._replenish()
 
     def duck_events(self, line: str, events: list[DuckEvent]) -> None:
         """Apply a batch of a Duck's events; replays change nothing."""

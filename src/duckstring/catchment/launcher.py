@@ -1,8 +1,10 @@
 """Starting and stopping Duck processes. The one module that spawns workers.
 
 Ducks are forked from a forkserver that has already imported DuckDB and the worker, so a new Duck
-costs a fork, not a fresh interpreter and DuckDB import. Each Duck leads its own process group,
-so ``kill`` ends everything it started; every Duck is reaped when it exits.
+costs a fork, not a fresh interpreter and DuckDB import. A few spare Ducks wait, forked and
+started, for a line to be named: a line that needs a Duck takes one at the cost of a message
+(:meth:`Launcher.bind`), and a new spare is forked off the dispatch path. Each Duck leads its own
+process group, so ``kill`` ends everything it started; every Duck is reaped when it exits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -76,6 +79,34 @@ def _duck_entry(config: Any, niceness: int) -> None:
     from duckstring.duck.worker import run_duck
 
     raise SystemExit(run_duck(config))
+
+
+def _spare_entry(channel: Connection, niceness: int) -> None:
+    """Runs in a spare Duck: what every Duck does before it knows its line (its process
+    group, its priority, then :func:`~duckstring.duck.spare.get_ready`), then it waits for the
+    config naming its line and runs it. When the Catchment goes without naming one, it exits."""
+    os.setpgid(0, 0)
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
+    from duckstring.duck.spare import get_ready
+    from duckstring.duck.worker import run_duck
+
+    get_ready()
+    try:
+        config = channel.recv()
+    except (EOFError, OSError):
+        raise SystemExit(0) from None
+    finally:
+        channel.close()
+    raise SystemExit(run_duck(config))
+
+
+@dataclass
+class _Spare:
+    """A spare Duck, and the pipe its config goes down."""
+
+    process: BaseProcess
+    channel: Connection
 
 
 @dataclass
@@ -143,20 +174,28 @@ class LauncherClosed(RuntimeError):
 class Launcher:
     """The Catchment's Duck processes, one per running line.
 
-    ``spawn`` may run on a worker thread (so a fork never stalls the event loop); it registers
-    the new Duck under a lock that ``stop_all`` also takes, so no Duck escapes a shutdown.
+    ``spawn`` and ``replenish`` fork, and may run on a worker thread (so a fork never stalls
+    the event loop); ``bind`` only writes to a pipe. Forks are serialised under a lock that
+    ``stop_all`` also takes, so no Duck escapes a shutdown. ``spares`` is how many spare Ducks
+    ``replenish`` keeps waiting (0: none; every Duck is forked when its line needs it).
     """
 
     def __init__(
         self,
         make_config: Callable[[str, str, int, str | None, tuple[Any, ...]], Any],
         niceness: int = DUCK_NICENESS,
+        spares: int = 0,
     ) -> None:
         self._make_config = make_config
         self.niceness = niceness
+        self.spares = spares
         self._context: ForkServerContext = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(PRELOAD)
         self.ducks: dict[str, DuckProcess] = {}
+        self._spares: list[_Spare] = []
+        #: Held while a process is forked (``__main__`` is set aside meanwhile).
+        self._fork_lock = threading.Lock()
+        #: Held while ``ducks`` and the spares change.
         self._lock = threading.Lock()
         self._closed = False
 
@@ -183,15 +222,85 @@ class Launcher:
             name=f"duck {line}",
             daemon=False,
         )
+        with self._fork_lock:
+            self._fork(process, f"no Duck starts for {line}")
+            assert process.pid is not None
+            duck = DuckProcess(line, process.pid, time.monotonic(), process=process)
+            with self._lock:
+                self.ducks[line] = duck
+        return duck
+
+    def bind(
+        self,
+        line: str,
+        name: str,
+        major: int,
+        version: str | None = None,
+        commands: tuple[Any, ...] = (),
+    ) -> DuckProcess | None:
+        """Make a waiting spare the Duck of ``line`` (arguments as for :meth:`spawn`); None
+        when no spare waits. Costs a pipe write, not a fork: safe on the event loop."""
+        config = None
         with self._lock:
             if self._closed:
                 raise LauncherClosed(f"the Catchment is stopping; no Duck starts for {line}")
-            with _main_set_aside():
-                process.start()
-            assert process.pid is not None
-            duck = DuckProcess(line, process.pid, time.monotonic(), process=process)
-            self.ducks[line] = duck
-        return duck
+            while self._spares:
+                spare = self._spares.pop(0)
+                if config is None:
+                    config = self._make_config(line, name, major, version, commands)
+                try:
+                    spare.channel.send(config)
+                except OSError:  # it died while it waited: the forkserver reaped it
+                    self._discard(spare)
+                    continue
+                spare.channel.close()
+                assert spare.process.pid is not None
+                duck = DuckProcess(line, spare.process.pid, time.monotonic(), process=spare.process)
+                self.ducks[line] = duck
+                return duck
+        return None
+
+    def replenish(self) -> int:
+        """Fork spare Ducks until ``spares`` wait; returns how many were forked. Run it off
+        the event loop: each is a fork."""
+        forked = 0
+        while True:
+            with self._lock:
+                if self._closed or len(self._spares) >= self.spares:
+                    return forked
+            reader, writer = self._context.Pipe(duplex=False)
+            process = self._context.Process(
+                target=_spare_entry, args=(reader, self.niceness), name="duck (spare)"
+            )
+            try:
+                with self._fork_lock:
+                    self._fork(process, "no spare Duck starts")
+                    with self._lock:
+                        self._spares.append(_Spare(process, writer))
+            except BaseException:
+                writer.close()
+                raise
+            finally:
+                reader.close()  # the spare has its own copy
+            forked += 1
+
+    def spare_pids(self) -> list[int]:
+        """The process ids of the spares waiting, the next one to be bound first."""
+        with self._lock:
+            return [spare.process.pid for spare in self._spares if spare.process.pid is not None]
+
+    def _fork(self, process: BaseProcess, refused: str) -> None:
+        """Start ``process`` from the forkserver (the caller holds the fork lock)."""
+        if self._closed:
+            raise LauncherClosed(f"the Catchment is stopping; {refused}")
+        with _main_set_aside():
+            process.start()
+
+    def _discard(self, spare: _Spare) -> None:
+        spare.channel.close()
+        spare.process.join(timeout=1.0)
+        if spare.process.exitcode is not None:
+            spare.process.close()
 
     def adopt(self, line: str, pid: int) -> DuckProcess | None:
         """Take on a Duck that outlived the previous Catchment process (it dials back in)."""
@@ -239,9 +348,13 @@ class Launcher:
         return code
 
     def stop_all(self, timeout: float = 5.0) -> None:
-        """Terminate every Duck (SIGTERM, then SIGKILL) and reap them; start no more."""
-        with self._lock:
+        """Terminate every Duck (SIGTERM, then SIGKILL) and reap them; start no more. Spares
+        are told to go by closing their pipes."""
+        with self._fork_lock, self._lock:
             self._closed = True
+            spares, self._spares = self._spares, []
+        for spare in spares:
+            spare.channel.close()
         for duck in list(self.ducks.values()):
             if duck.is_alive():
                 try:
@@ -263,3 +376,10 @@ class Launcher:
             if duck.pidfd is not None:
                 os.close(duck.pidfd)
         self.ducks.clear()
+        for spare in spares:
+            spare.process.join(timeout=max(0.1, deadline - time.monotonic()))
+            if spare.process.exitcode is None:
+                spare.process.kill()
+                spare.process.join(timeout=1.0)
+            if spare.process.exitcode is not None:
+                spare.process.close()

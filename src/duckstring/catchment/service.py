@@ -67,6 +67,8 @@ class CatchmentConfig:
     duck_stall: float = 30.0
     #: Ducks that may be started ahead of their line's first run, waiting, at once.
     duck_prestart: int = 16
+    #: Spare Ducks kept forked and started, waiting to be given a line (0: fork on demand).
+    duck_spares: int = 2
     #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
     duck_linger: float = 60.0
     duck_linger_max: int = field(default_factory=default_linger_max)
@@ -131,7 +133,9 @@ class Catchment:
         self._lock_root()
         self.store = Store(self.layout.database)
         self.layout.ponds.mkdir(parents=True, exist_ok=True)
-        self.launcher = Launcher(self.duck_config, niceness=self.config.duck_niceness)
+        self.launcher = Launcher(
+            self.duck_config, niceness=self.config.duck_niceness, spares=self.config.duck_spares
+        )
         self.launcher.warm()
         self.driver = Driver(
             self.store,

@@ -10,6 +10,7 @@ Forking a DuckDB instance is only safe while it has no threads (a thread that ex
 parent is missing from the child, and joining it on close crashes), so the prepared instance is
 made with no worker or async threads; the Duck restores the usual thread counts after the fork.
 It also reseeds the connection, or every Duck would draw the same ``random()`` and ``uuid()``.
+A spare Duck restores the thread counts before it knows its line (:func:`start_threads`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from duckstring.pond.export import sql_string
 CATALOG = "registry"
 
 _prepared: duckdb.DuckDBPyConnection | None = None
+#: Whether the prepared instance has its usual thread counts back (in a forked Duck).
+_threads_started = False
 
 
 def _bare_instance() -> duckdb.DuckDBPyConnection:
@@ -41,6 +44,30 @@ def prepare() -> None:
         _prepared = instance
 
 
+def start_threads() -> None:
+    """Give the prepared instance its usual worker threads back, in a forked Duck that does
+    not know its line yet (a spare): one thing less to do once it does."""
+    global _threads_started
+    if _prepared is not None and not _threads_started:
+        _prepared.execute("RESET threads")
+        _prepared.execute("RESET async_threads")
+        _threads_started = True
+
+
+def rehearse_attach(path: Path) -> None:
+    """Attach a scratch database at ``path`` to the prepared instance, write to it and detach
+    it again (a spare Duck's rehearsal of :func:`open_registry`): the instance is left as it
+    was."""
+    if _prepared is None:
+        return
+    _prepared.execute(f"ATTACH {sql_string(str(path))} AS rehearsal")
+    try:
+        _prepared.execute("CREATE TABLE rehearsal.t AS SELECT 1 AS n")
+        _prepared.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'rehearsal'")
+    finally:
+        _prepared.execute("DETACH rehearsal")
+
+
 def prepared() -> bool:
     """True while a prepared instance is waiting for its Duck."""
     return _prepared is not None
@@ -53,8 +80,9 @@ def open_registry(path: Path) -> duckdb.DuckDBPyConnection:
     cursors of the connection default to the same database; spill files go beside it, as for a
     database opened directly.
     """
-    global _prepared
+    global _prepared, _threads_started
     con, _prepared = _prepared, None
+    threads_started, _threads_started = _threads_started, False
     if con is None:
         con = _bare_instance()
     try:
@@ -63,8 +91,9 @@ def open_registry(path: Path) -> duckdb.DuckDBPyConnection:
         # With the in-memory database gone, every new cursor starts in the working database.
         con.execute("DETACH memory")
         con.execute(f"SET temp_directory = {sql_string(str(path) + '.tmp')}")
-        con.execute("RESET threads")
-        con.execute("RESET async_threads")
+        if not threads_started:
+            con.execute("RESET threads")
+            con.execute("RESET async_threads")
         seed = int.from_bytes(os.urandom(4), "big") / 2**32 * 2 - 1
         con.execute("SELECT setseed(?)", [seed])
     except BaseException:
