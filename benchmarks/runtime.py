@@ -1,7 +1,7 @@
 """Runtime figures of a real Catchment and its Ducks: Pulse and Wave timing on the demo, dispatch
 overhead on generated graphs, /api/status latency, idle CPU, memory and leftover processes.
 
-Every part starts its own Catchment (``python -m uvicorn duckstring.catchment.asgi:app`` on a free
+Every part starts its own Catchment (``python -m duckstring.catchment`` on a free
 loopback port, in a temporary root) and stops it by its PID at the end. It prints figures; it is
 not part of the test suite.
 

@@ -1,8 +1,9 @@
 """A real Catchment for the runtime benchmark, and what /proc says about its processes.
 
-The Catchment is ``python -m uvicorn duckstring.catchment.asgi:app`` on a free loopback port,
-configured by the environment only, and stopped by its PID. Its Ducks are forked children of the
-forkserver child of the server, so everything it runs is a descendant of that one PID.
+The Catchment is ``python -m duckstring.catchment`` (the packaged ASGI app, served as the CLI
+serves it) on a free loopback port, configured by the environment only, and stopped by its PID.
+Its Ducks are forked children of the forkserver child of the server, so everything it runs is a
+descendant of that one PID.
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class CatchmentProcess:
             **self.env,
         }
         env.pop("DUCKSTRING_API_KEY", None)
-        command = [sys.executable, "-m", "uvicorn", "duckstring.catchment.asgi:app"]
+        command = [sys.executable, "-m", "duckstring.catchment"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(

@@ -114,8 +114,7 @@ class Server:
                 [
                     sys.executable,
                     "-m",
-                    "uvicorn",
-                    "duckstring.catchment.asgi:app",
+                    "duckstring.catchment",
                     "--host",
                     "127.0.0.1",
                     "--port",

@@ -1,4 +1,5 @@
-"""The packaged ASGI entry: ``uvicorn duckstring.catchment.asgi:app``.
+"""The packaged ASGI entry: ``uvicorn duckstring.catchment.asgi:app``, or
+``python -m duckstring.catchment`` (the same app, without uvicorn's ten wake-ups a second).
 
 Configured only by the environment: ``DUCKSTRING_ROOT`` (default ``./.duckstring``),
 ``DUCKSTRING_API_KEY`` (unset: open) and ``DUCKSTRING_CATCHMENT_URL`` (where Ducks dial back;

@@ -65,9 +65,8 @@ def port_free(host: str, port: int) -> bool:
 
 def serve(registration: Registration) -> None:
     """Run a local Catchment in the foreground until Ctrl+C."""
-    import uvicorn
-
     from duckstring.catchment.app import create_app
+    from duckstring.catchment.serve import serve as serve_app
     from duckstring.catchment.service import CatchmentConfig, RootBusy, check_root_free
 
     assert registration.root is not None and registration.port is not None
@@ -85,13 +84,7 @@ def serve(registration: Registration) -> None:
         f"Catchment [bold]{escape(registration.name)}[/] serving {escape(str(root))} "
         f"at {url} (Ctrl+C stops)"
     )
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=registration.port,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
+    serve_app(create_app(config), host=host, port=registration.port)
 
 
 @catchment_app.command("init")

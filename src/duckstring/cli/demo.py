@@ -74,9 +74,8 @@ def demo(
     port: Annotated[int, typer.Option("--port", "-p", help="Preferred port")] = 7474,
 ) -> None:
     """Start a local Catchment with the demo deployed and a Wave on reports (Ctrl+C stops)."""
-    import uvicorn
-
     from duckstring.catchment.app import create_app
+    from duckstring.catchment.serve import serve
     from duckstring.catchment.service import CatchmentConfig, RootBusy, check_root_free
 
     folder = path.expanduser().resolve()
@@ -104,4 +103,4 @@ def demo(
     )
     threading.Thread(target=_deploy_and_wave, args=(registration, folder), daemon=True).start()
     app = create_app(CatchmentConfig(root=root, url=registration.url))
-    uvicorn.run(app, host=host, port=chosen, log_level="warning", timeout_graceful_shutdown=5)
+    serve(app, host=host, port=chosen)
