@@ -202,14 +202,24 @@ def spares(server: Server) -> set[int]:
 def test_a_lines_first_run_takes_a_spare_duck_forked_before_the_trigger(tmp_path: Path) -> None:
     with catchment(tmp_path) as server:
         server.connect_cli()
-        project = write_pond(tmp_path, "solo", SLOW_SOURCE.format(seconds=0), kind="inlet")
+        project = write_pond(tmp_path, "solo", SLOW_SOURCE.format(seconds=2), kind="inlet")
         server.cli("pond", "deploy", "-y", cwd=project)
         server.wait_for(lambda c: len(spares(server)) == 2, what="two spare Ducks")
         waiting = spares(server)
         with server.client() as client:
             client.post("/ponds/solo/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "solo@1")["ripples"][0]["status"] == "running",
+                what="the Ripple to run",
+            )
+            (duck,) = duck_pids(server.root)["solo"]
+            assert duck in waiting  # no fork between the Pulse and the run
+            # No spare is forked while a run is in flight: it would take CPU from it.
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                assert spares(server) == waiting - {duck}
+                time.sleep(0.05)
+            assert status_of(client, "solo@1")["runs_completed"] == 0
             server.wait_for(lambda c: status_of(c, "solo@1")["runs_completed"] == 1, what="the run")
-        (duck,) = duck_pids(server.root)["solo"]
-        assert duck in waiting  # no fork between the Pulse and the run
-        server.wait_for(lambda c: len(spares(server)) == 2, what="a new spare in its place")
-        assert not spares(server) & {duck}
+        server.wait_for(lambda c: len(spares(server)) == 2, what="a new spare once it is quiet")
+        assert duck not in spares(server)

@@ -325,7 +325,7 @@ class Driver:
         except LauncherClosed:
             return
         if spare is not None:
-            self._started(line, spare)  # a new spare is forked once this Duck has polled
+            self._started(line, spare)  # a new spare is forked once no run is in flight
             return
         if self._loop is None:
             self._started(line, self.launcher.spawn(line, name, major, version, waiting))
@@ -346,8 +346,13 @@ class Driver:
         future.add_done_callback(finished)
 
     def _replenish(self) -> None:
-        """Fork spare Ducks on the spawner thread, behind the Ducks already queued there."""
-        if self._replenishing or self._loop is None or not self.launcher.spares:
+        """Fork spare Ducks on the spawner thread. Called when no run is in flight and no Duck
+        is starting: a spare serves the first run after a quiet spell, when a fork would be
+        the run's whole wait; in a burst of new Ducks, forking and rehearsing spares would
+        only take CPU from the Ducks at work."""
+        if self._replenishing or self._loop is None:
+            return
+        if self.launcher.spares <= len(self.launcher.spare_pids()):
             return
         try:
             future = self._spawner.submit(self.launcher.replenish)
@@ -510,12 +515,14 @@ class Driver:
         warm: set[str] | None = None
         now = self._loop.time() if self._loop is not None else 0.0
         idle: list[tuple[float, str]] = []
+        quiet = not self._starting and not self._warming
         for line, duck in list(self.launcher.ducks.items()):
             if duck.stopping or duck.exited:
                 continue
             p = self.engine.ponds.get(line)
             if p is None:
                 continue
+            quiet = quiet and not p.runs
             if p.runs or p.trigger is not None or p.has_demand or self._has_run_queued(line):
                 self._idle_since.pop(line, None)
                 continue
@@ -538,6 +545,8 @@ class Driver:
             self._idle_since.pop(line, None)
             self.board.post(line, Shutdown(reason="idle"))
         self._arm_linger(next_stop)
+        if quiet:
+            self._replenish()
 
     def _has_run_queued(self, line: str) -> bool:
         return any(isinstance(c, BeginRun) for c in self.board.pending(line))
@@ -595,9 +604,6 @@ class Driver:
         if line in self._warming:
             self._warming.discard(line)
             self._prestart()
-            # Its start is behind it (the runs it was started for have begun): a fork for a
-            # new spare no longer competes with it.
-            self._replenish()
 
     def duck_events(self, line: str, events: list[DuckEvent]) -> None:
         """Apply a batch of a Duck's events; replays change nothing."""
