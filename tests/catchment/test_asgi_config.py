@@ -6,7 +6,7 @@ import pytest
 
 from duckstring.catchment.asgi import config_from_environment
 from duckstring.catchment.launcher import DUCK_NICENESS
-from duckstring.catchment.service import default_linger_max
+from duckstring.catchment.service import default_linger_bytes, default_linger_max
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -18,13 +18,15 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "DUCK_LINGER_MAX",
         "DUCK_NICE",
         "DUCK_SPARES",
+        "DUCK_LINGER_MIB",
     ):
         monkeypatch.delenv(f"DUCKSTRING_{name}", raising=False)
     config = config_from_environment()
     assert config.api_key is None and config.query_timeout == 30.0
     assert config.duck_linger == 60.0 and config.duck_linger_max == default_linger_max()
     assert config.duck_niceness == DUCK_NICENESS == 19 and config.duck_prestart == 16
-    assert 4 <= config.duck_linger_max <= 64
+    assert 4 <= config.duck_linger_max <= 128
+    assert config.duck_linger_bytes >> 20 == default_linger_bytes() >> 20
     assert config.duck_spares == 2
 
 
@@ -37,6 +39,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         "DUCKSTRING_DUCK_NICE": "7",
         "DUCKSTRING_DUCK_SILENCE": "7",
         "DUCKSTRING_DUCK_SPARES": "0",
+        "DUCKSTRING_DUCK_LINGER_MIB": "300",
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
@@ -45,6 +48,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.duck_linger_max == 3 and config.duck_prestart == 0
     assert config.duck_niceness == 7
     assert config.duck_silence == 7.0 and config.duck_spares == 0
+    assert config.duck_linger_bytes == 300 * 1024 * 1024
 
 
 @pytest.mark.parametrize(
@@ -58,6 +62,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DUCKSTRING_DUCK_NICE", "-3", "must not be negative"),
         ("DUCKSTRING_DUCK_NICE", "40", "must be at most 19"),
         ("DUCKSTRING_DUCK_SPARES", "17", "must be at most 16"),
+        ("DUCKSTRING_DUCK_LINGER_MIB", "lots", "must be a whole number"),
     ],
 )
 def test_bad_values_are_refused_by_name(

@@ -123,3 +123,11 @@ def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: 
     ], done.stderr
     assert "no answer" in done.stderr  # the bound spare ran the Duck of p@1 with its config
     assert (root / "ponds" / "p" / "m1" / "pond.db").is_file()
+
+
+def test_process_memory_reads_a_live_process_and_not_a_gone_one() -> None:
+    from duckstring.catchment.launcher import process_memory
+
+    mine = process_memory(os.getpid())
+    assert mine is not None and mine > 1024 * 1024  # an interpreter holds a MiB at least
+    assert process_memory(2**22 + 12345) is None  # beyond pid_max on Linux: no such process

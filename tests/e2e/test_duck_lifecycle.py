@@ -102,6 +102,19 @@ def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
             )
 
 
+def test_idle_ducks_linger_only_within_their_memory_budget(tmp_path: Path) -> None:
+    """Each idle Duck's memory is measured; none fits in 1 MiB, so none lingers its 60 s."""
+    with catchment(tmp_path, DUCKSTRING_DUCK_LINGER="60", DUCKSTRING_DUCK_LINGER_MIB="1") as server:
+        chain(server, tmp_path, seconds=0)
+        with server.client() as client:
+            client.post("/ponds/sink/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
+                what="the Pulse to settle",
+            )
+        server.wait_for(lambda c: not duck_pids(server.root), timeout=15, what="Ducks to stop")
+
+
 def test_linger_zero_stops_idle_ducks_at_once(tmp_path: Path) -> None:
     with catchment(tmp_path, DUCKSTRING_DUCK_LINGER="0", DUCKSTRING_DUCK_NICE="0") as server:
         chain(server, tmp_path, seconds=1)

@@ -10,11 +10,12 @@ Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILE
 ``DUCKSTRING_DUCK_PRESTART`` (16) is how many Ducks may be started ahead of their line's first
 run at once (0 starts every Duck only when its run begins), and ``DUCKSTRING_DUCK_SPARES`` (2)
 how many spare Ducks wait, forked and started, for a line that needs one (0: fork on demand;
-at most 16). An idle Duck is kept
-``DUCKSTRING_DUCK_LINGER`` seconds (60; 0 stops it at once) for its line's next run, and at most
-``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait at a time (default: as many as fit in a sixteenth
-of the machine's memory, 4 to 64). Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the
-Catchment's CPU priority, so it stays responsive however busy they are (0: the same priority).
+at most 16). An idle Duck is kept ``DUCKSTRING_DUCK_LINGER`` seconds (60; 0 stops it at once)
+for its line's next run; at most ``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait at a time
+(default: 4 to 128, by memory), holding at most ``DUCKSTRING_DUCK_LINGER_MIB`` MiB together
+(default: a sixteenth of the machine's memory; each Duck's memory is measured as it goes idle).
+Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the Catchment's CPU priority, so it stays
+responsive however busy they are (0: the same priority).
 A query over published tables is stopped after ``DUCKSTRING_QUERY_TIMEOUT`` seconds (30).
 """
 
@@ -25,7 +26,11 @@ from pathlib import Path
 
 from duckstring.catchment.app import create_app
 from duckstring.catchment.launcher import DUCK_NICENESS
-from duckstring.catchment.service import CatchmentConfig, default_linger_max
+from duckstring.catchment.service import (
+    CatchmentConfig,
+    default_linger_bytes,
+    default_linger_max,
+)
 
 
 def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
@@ -68,6 +73,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_spares=_count("DUCKSTRING_DUCK_SPARES", 2, most=16),
         duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
         duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
+        duck_linger_bytes=_count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
         duck_niceness=_count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
         query_timeout=_seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0),
     )

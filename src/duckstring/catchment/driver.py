@@ -23,10 +23,12 @@ from typing import TypeVar
 
 from duckstring.catchment.jobs import JobBoard
 from duckstring.catchment.launcher import (
+    IDLE_DUCK_BYTES,
     DuckProcess,
     Launcher,
     LauncherClosed,
     line_lock_holder,
+    process_memory,
 )
 from duckstring.catchment.status import StatusCache
 from duckstring.catchment.store import Store
@@ -73,6 +75,7 @@ class Driver:
         prestart: int = 16,
         linger: float = 60.0,
         linger_max: int = 16,
+        linger_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.layout = layout
@@ -113,8 +116,11 @@ class Driver:
         #: Seconds an idle Duck stays warm for its line's next run, and how many may.
         self.linger = linger
         self.linger_max = linger_max
-        #: When each idle Duck became idle (loop time).
+        #: How much memory the idle Ducks may hold together (None: no limit but the count).
+        self.linger_bytes = linger_bytes
+        #: When each idle Duck became idle (loop time), and its memory then.
         self._idle_since: dict[str, float] = {}
+        self._idle_bytes: dict[str, int] = {}
         self._linger_timer: asyncio.TimerHandle | None = None
 
     # -- life ----------------------------------------------------------------------------------
@@ -472,7 +478,7 @@ class Driver:
         if self.launcher.ducks.get(duck.line) in (duck, None):
             self._ahead.discard(duck.line)
             self._warming.discard(duck.line)
-            self._idle_since.pop(duck.line, None)
+            self._not_idle(duck.line)
         code = self.launcher.reap(duck)
         current = self.launcher.ducks.get(duck.line)
         replaced = current is not None and current is not duck and current.is_alive()
@@ -509,7 +515,8 @@ class Driver:
 
     def _stop_idle(self) -> None:
         """Stop the Ducks of lines with nothing to do, once they have idled for ``linger``
-        seconds (the ``linger_max`` longest-idle go at once if more are idle). A standing
+        seconds (the longest-idle go at once when more are idle than ``linger_max`` allows or
+        ``linger_bytes`` holds, each Duck's memory measured as it went idle). A standing
         trigger keeps its line's Duck warm, and the Ducks of every line upstream of it: they
         are pulled again soon."""
         warm: set[str] | None = None
@@ -524,29 +531,57 @@ class Driver:
                 continue
             quiet = quiet and not p.runs
             if p.runs or p.trigger is not None or p.has_demand or self._has_run_queued(line):
-                self._idle_since.pop(line, None)
+                self._not_idle(line)
                 continue
             if warm is None:
                 warm = self._under_standing_triggers()
             if line in warm:
-                self._idle_since.pop(line, None)
+                self._not_idle(line)
                 continue
             idle.append((self._idle_since.setdefault(line, now), line))
         idle.sort()
-        excess = len(idle) - self.linger_max
+        kept = self._lingering(idle)
         next_stop: float | None = None
-        for position, (since, line) in enumerate(idle):
-            if position >= excess and now - since < self.linger:
+        for since, line in idle:
+            if line in kept and now - since < self.linger:
                 next_stop = since + self.linger if next_stop is None else next_stop
                 continue
             duck = self.launcher.ducks[line]
             duck.stopping = True
             self._ahead.discard(line)
-            self._idle_since.pop(line, None)
+            self._not_idle(line)
             self.board.post(line, Shutdown(reason="idle"))
         self._arm_linger(next_stop)
         if quiet:
             self._replenish()
+
+    def _lingering(self, idle: list[tuple[float, str]]) -> set[str]:
+        """The idle Ducks that may stay (``idle`` is oldest first): the most recently idle,
+        as many as ``linger_max`` allows and their memory fits ``linger_bytes``.
+
+        Each Duck's memory is measured once while it idles (what DuckDB keeps cached depends
+        on the data), and only when the idle Ducks might not fit: a reading costs ~1 ms."""
+        if self.linger_bytes is not None and len(idle) * IDLE_DUCK_BYTES * 2 > self.linger_bytes:
+            for _, line in idle:
+                if line not in self._idle_bytes:
+                    duck = self.launcher.ducks.get(line)
+                    measured = None if duck is None else process_memory(duck.pid)
+                    self._idle_bytes[line] = measured or IDLE_DUCK_BYTES
+        kept: set[str] = set()
+        held = 0
+        for _, line in reversed(idle):
+            size = self._idle_bytes.get(line, IDLE_DUCK_BYTES)
+            if len(kept) >= self.linger_max:
+                break
+            if self.linger_bytes is not None and held + size > self.linger_bytes:
+                break
+            kept.add(line)
+            held += size
+        return kept
+
+    def _not_idle(self, line: str) -> None:
+        self._idle_since.pop(line, None)
+        self._idle_bytes.pop(line, None)
 
     def _has_run_queued(self, line: str) -> bool:
         return any(isinstance(c, BeginRun) for c in self.board.pending(line))

@@ -11,7 +11,7 @@ from typing import IO
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import DUCK_NICENESS, Launcher
+from duckstring.catchment.launcher import DUCK_NICENESS, IDLE_DUCK_BYTES, Launcher
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import BeginRun
 from duckstring.layout import RootLayout
@@ -39,18 +39,23 @@ def check_root_free(root: Path) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-#: What an idle Duck holds (PSS, measured): a forked interpreter, DuckDB, its line's database.
-IDLE_DUCK_BYTES = 25 * 1024 * 1024
+#: However much memory there is, at most this many idle Ducks wait at once.
+LINGER_CEILING = 128
+
+
+def default_linger_bytes() -> int:
+    """How much memory idle Ducks may hold together: a sixteenth of the machine's, so a
+    repeated Pulse over a wide graph finds its Ducks waiting."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 16
+    except (ValueError, OSError):
+        return 16 * IDLE_DUCK_BYTES
 
 
 def default_linger_max() -> int:
-    """How many idle Ducks may stay warm: as many as fit in a sixteenth of the machine's
-    memory (4 to 64), so a repeated Pulse over a wide graph finds its Ducks waiting."""
-    try:
-        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError):
-        return 16
-    return max(4, min(64, memory // 16 // IDLE_DUCK_BYTES))
+    """How many idle Ducks may stay warm at most: as many as the memory budget holds at the
+    usual size of a Duck (4 to 128); each one's measured memory decides within that."""
+    return max(4, min(LINGER_CEILING, default_linger_bytes() // (12 * 1024 * 1024)))
 
 
 @dataclass
@@ -72,6 +77,8 @@ class CatchmentConfig:
     #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
     duck_linger: float = 60.0
     duck_linger_max: int = field(default_factory=default_linger_max)
+    #: Bytes the idle Ducks may hold together (each measured as it goes idle).
+    duck_linger_bytes: int = field(default_factory=default_linger_bytes)
     #: Seconds one query over published tables may run before it is stopped.
     query_timeout: float = 30.0
     #: How much lower the Ducks' CPU priority is than the Catchment's (0 to 19).
@@ -147,6 +154,7 @@ class Catchment:
             prestart=self.config.duck_prestart,
             linger=self.config.duck_linger,
             linger_max=self.config.duck_linger_max,
+            linger_bytes=self.config.duck_linger_bytes,
         )
         self.driver.start(loop)
 
