@@ -121,6 +121,8 @@ class Driver:
         #: When each idle Duck became idle (loop time), and its memory then.
         self._idle_since: dict[str, float] = {}
         self._idle_bytes: dict[str, int] = {}
+        #: Idle Ducks' memory is being read on the spawner thread.
+        self._measuring = False
         self._linger_timer: asyncio.TimerHandle | None = None
 
     # -- life ----------------------------------------------------------------------------------
@@ -540,7 +542,7 @@ class Driver:
                 continue
             idle.append((self._idle_since.setdefault(line, now), line))
         idle.sort()
-        kept = self._lingering(idle)
+        kept = self._lingering(idle, measure=quiet)
         next_stop: float | None = None
         for since, line in idle:
             if line in kept and now - since < self.linger:
@@ -555,29 +557,58 @@ class Driver:
         if quiet:
             self._replenish()
 
-    def _lingering(self, idle: list[tuple[float, str]]) -> set[str]:
+    def _lingering(self, idle: list[tuple[float, str]], *, measure: bool) -> set[str]:
         """The idle Ducks that may stay (``idle`` is oldest first): the most recently idle,
         as many as ``linger_max`` allows and their memory fits ``linger_bytes``.
 
         Each Duck's memory is measured once while it idles (what DuckDB keeps cached depends
-        on the data), and only when the idle Ducks might not fit: a reading costs ~1 ms."""
-        if self.linger_bytes is not None and len(idle) * IDLE_DUCK_BYTES * 2 > self.linger_bytes:
-            for _, line in idle:
-                if line not in self._idle_bytes:
-                    duck = self.launcher.ducks.get(line)
-                    measured = None if duck is None else process_memory(duck.pid)
-                    self._idle_bytes[line] = measured or IDLE_DUCK_BYTES
+        on the data), only when the idle Ducks might not fit, and only when ``measure`` (no
+        run in flight): a reading costs ~1 ms, taken off the event loop. Until then a Duck not
+        yet measured counts against ``linger_max`` only, so a burst of runs is not slowed."""
+        budget = self.linger_bytes
+        if measure and budget is not None and len(idle) * IDLE_DUCK_BYTES * 2 > budget:
+            self._measure([line for _, line in idle if line not in self._idle_bytes])
         kept: set[str] = set()
         held = 0
         for _, line in reversed(idle):
-            size = self._idle_bytes.get(line, IDLE_DUCK_BYTES)
+            size = self._idle_bytes.get(line, 0)
             if len(kept) >= self.linger_max:
                 break
-            if self.linger_bytes is not None and held + size > self.linger_bytes:
+            if budget is not None and held + size > budget:
                 break
             kept.add(line)
             held += size
         return kept
+
+    def _measure(self, lines: list[str]) -> None:
+        """Read the memory of these idle Ducks on the spawner thread (it has nothing to fork
+        while no run is in flight), then decide again which may linger."""
+        pids = {line: duck.pid for line in lines if (duck := self.launcher.ducks.get(line))}
+        if self._measuring or not pids or self._loop is None:
+            return
+        try:
+            future = self._spawner.submit(
+                lambda: {line: process_memory(pid) for line, pid in pids.items()}
+            )
+        except RuntimeError:  # the spawner was shut down: the Catchment is stopping
+            return
+        self._measuring = True
+        loop = self._loop
+
+        def finished(done: Future[dict[str, int | None]]) -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._measured, done)
+
+        future.add_done_callback(finished)
+
+    def _measured(self, done: Future[dict[str, int | None]]) -> None:
+        self._measuring = False
+        if done.cancelled() or done.exception() is not None:
+            return
+        for line, size in done.result().items():
+            if line in self._idle_since:  # still idle: the reading describes it
+                self._idle_bytes[line] = size or IDLE_DUCK_BYTES
+        self._stop_idle()
 
     def _not_idle(self, line: str) -> None:
         self._idle_since.pop(line, None)
