@@ -363,7 +363,8 @@ class Driver:
         if self.launcher.spares <= len(self.launcher.spare_pids()):
             return
         try:
-            future = self._spawner.submit(self.launcher.replenish)
+            # A line's Duck queued behind it on the spawner thread goes first.
+            future = self._spawner.submit(self.launcher.replenish, lambda: bool(self._starting))
         except RuntimeError:  # the spawner was shut down: the Catchment is stopping
             return
         self._replenishing = True

@@ -277,11 +277,14 @@ class Launcher:
                 return duck
         return None
 
-    def replenish(self) -> int:
-        """Fork spare Ducks until ``spares`` wait; returns how many were forked. Run it off
-        the event loop: each is a fork."""
+    def replenish(self, yield_to: Callable[[], bool] = lambda: False) -> int:
+        """Fork spare Ducks until ``spares`` wait, or until ``yield_to()`` says a line's Duck
+        is waiting to be forked; returns how many were forked. Run it off the event loop:
+        each is a fork."""
         forked = 0
         while True:
+            if yield_to():
+                return forked
             with self._lock:
                 if self._closed or len(self._spares) >= self.spares:
                     return forked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ from duckstring.catchment.launcher import DUCK_NICENESS, IDLE_DUCK_BYTES, Launch
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import BeginRun
 from duckstring.layout import RootLayout
+
+log = logging.getLogger("duckstring.catchment")
 
 
 class RootBusy(RuntimeError):
@@ -144,6 +147,13 @@ class Catchment:
             self.duck_config, niceness=self.config.duck_niceness, spares=self.config.duck_spares
         )
         self.launcher.warm()
+        try:
+            # Before the first request is served: the forkserver loads DuckDB (~0.5 s) while
+            # the first spares are forked, so the first runs find their Ducks waiting instead
+            # of queueing behind that load.
+            self.launcher.replenish()
+        except Exception as error:  # spares only make Ducks start sooner
+            log.warning("could not fork spare Ducks: %s", error)
         self.driver = Driver(
             self.store,
             self.launcher,
