@@ -339,19 +339,29 @@ class Driver:
             self._started(line, self.launcher.spawn(line, name, major, version, waiting))
             return
         self._starting.add(line)
+        if not self._on_spawner(
+            lambda: self.launcher.spawn(line, name, major, version, waiting),
+            lambda done: self._spawn_finished(line, done),
+        ):
+            self._starting.discard(line)
+
+    def _on_spawner(self, work: Callable[[], T], then: Callable[[Future[T]], None]) -> bool:
+        """Run ``work`` on the spawner thread (a fork, or reading /proc, never stalls the
+        event loop), then ``then`` with its future on the loop. False when the spawner was
+        shut down: the Catchment is stopping (and ``stop_all`` reaps whatever registered)."""
+        assert self._loop is not None
         loop = self._loop
         try:
-            future = self._spawner.submit(self.launcher.spawn, line, name, major, version, waiting)
-        except RuntimeError:  # the spawner was shut down: the Catchment is stopping
-            self._starting.discard(line)
-            return
+            future = self._spawner.submit(work)
+        except RuntimeError:
+            return False
 
-        def finished(done: Future[DuckProcess]) -> None:
-            # If the loop has closed, stop_all reaps whatever was registered.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._spawn_finished, line, done)
+        def finished(done: Future[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(then, done)
 
         future.add_done_callback(finished)
+        return True
 
     def _replenish(self) -> None:
         """Fork spare Ducks on the spawner thread. Called when no run is in flight and no Duck
@@ -362,19 +372,10 @@ class Driver:
             return
         if self.launcher.spares <= len(self.launcher.spare_pids()):
             return
-        try:
-            # A line's Duck queued behind it on the spawner thread goes first.
-            future = self._spawner.submit(self.launcher.replenish, lambda: bool(self._starting))
-        except RuntimeError:  # the spawner was shut down: the Catchment is stopping
-            return
-        self._replenishing = True
-        loop = self._loop
-
-        def finished(done: Future[int]) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._replenished, done)
-
-        future.add_done_callback(finished)
+        # A line's Duck queued behind it on the spawner thread goes first.
+        self._replenishing = self._on_spawner(
+            lambda: self.launcher.replenish(lambda: bool(self._starting)), self._replenished
+        )
 
     def _replenished(self, done: Future[int]) -> None:
         self._replenishing = False
@@ -519,7 +520,7 @@ class Driver:
     def _stop_idle(self) -> None:
         """Stop the Ducks of lines with nothing to do, once they have idled for ``linger``
         seconds (the longest-idle go at once when more are idle than ``linger_max`` allows or
-        ``linger_bytes`` holds, each Duck's memory measured as it went idle). A standing
+        than ``linger_bytes`` holds: see :meth:`_lingering`). A standing
         trigger keeps its line's Duck warm, and the Ducks of every line upstream of it: they
         are pulled again soon."""
         warm: set[str] | None = None
@@ -587,20 +588,9 @@ class Driver:
         pids = {line: duck.pid for line in lines if (duck := self.launcher.ducks.get(line))}
         if self._measuring or not pids or self._loop is None:
             return
-        try:
-            future = self._spawner.submit(
-                lambda: {line: process_memory(pid) for line, pid in pids.items()}
-            )
-        except RuntimeError:  # the spawner was shut down: the Catchment is stopping
-            return
-        self._measuring = True
-        loop = self._loop
-
-        def finished(done: Future[dict[str, int | None]]) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._measured, done)
-
-        future.add_done_callback(finished)
+        self._measuring = self._on_spawner(
+            lambda: {line: process_memory(pid) for line, pid in pids.items()}, self._measured
+        )
 
     def _measured(self, done: Future[dict[str, int | None]]) -> None:
         self._measuring = False

@@ -44,6 +44,8 @@ def check_root_free(root: Path) -> None:
 
 #: However much memory there is, at most this many idle Ducks wait at once.
 LINGER_CEILING = 128
+#: The least an idle Duck was measured to hold (PSS of a Duck whose line has one small table).
+SMALLEST_DUCK_BYTES = 12 * 1024 * 1024
 
 
 def default_linger_bytes() -> int:
@@ -58,7 +60,7 @@ def default_linger_bytes() -> int:
 def default_linger_max() -> int:
     """How many idle Ducks may stay warm at most: as many as the memory budget holds at the
     usual size of a Duck (4 to 128); each one's measured memory decides within that."""
-    return max(4, min(LINGER_CEILING, default_linger_bytes() // (12 * 1024 * 1024)))
+    return max(4, min(LINGER_CEILING, default_linger_bytes() // SMALLEST_DUCK_BYTES))
 
 
 @dataclass
@@ -80,7 +82,7 @@ class CatchmentConfig:
     #: Seconds an idle Duck is kept for its line's next run, and how many idle Ducks may wait.
     duck_linger: float = 60.0
     duck_linger_max: int = field(default_factory=default_linger_max)
-    #: Bytes the idle Ducks may hold together (each measured as it goes idle).
+    #: Bytes the idle Ducks may hold together (each one's memory read while it idles).
     duck_linger_bytes: int = field(default_factory=default_linger_bytes)
     #: Seconds one query over published tables may run before it is stopped.
     query_timeout: float = 30.0
