@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from duckstring.duck.worker import URL_ENV
+from scripts import run_script
 
 #: A Catchment started from a script (as the ``duckstring`` console script starts one): it
 #: leaves a mark each time it is imported, then forks one Duck that stops at once (no URL).
@@ -38,16 +37,8 @@ def test_a_duck_does_not_rerun_the_catchments_script(tmp_path: Path) -> None:
     # multiprocessing re-runs a script __main__ in every child as __mp_main__ so that objects
     # defined there can be unpickled; a Duck needs none of them, and the duckstring console
     # script would import the whole CLI into every Duck (~100 ms and ~20 MiB each).
-    script = tmp_path / "catchment_script.py"
-    script.write_text(SCRIPT)
     env = {key: value for key, value in os.environ.items() if key != URL_ENV}
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_script(tmp_path, SCRIPT, str(tmp_path), env=env)
     assert done.returncode == 0, done.stderr
     assert "exit 1" in done.stdout  # the Duck ran, and refused to start without a URL
     assert "no Catchment URL" in done.stderr
@@ -101,15 +92,8 @@ SPARES = textwrap.dedent(
 
 
 def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: Path) -> None:
-    script = tmp_path / "spares.py"
-    script.write_text(SPARES)
     root = tmp_path / "root"
-    done = subprocess.run(
-        [sys.executable, str(script), str(root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_script(tmp_path, SPARES, str(root))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "before any spare: None",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import duckdb
 
 from duckstring.duck.registry import open_registry
 from duckstring.pond.export import list_tables
+from scripts import run_script
 
 # Forks Ducks the way the Catchment does (a forkserver with the launcher's preload list) and
 # has each open a working database, write to it, report what it sees and close it.
@@ -62,14 +61,7 @@ FORKED_DUCKS = textwrap.dedent(
 
 
 def test_forked_ducks_attach_their_databases_to_the_prepared_instance(tmp_path: Path) -> None:
-    script = tmp_path / "forked_ducks.py"
-    script.write_text(FORKED_DUCKS)
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_script(tmp_path, FORKED_DUCKS, str(tmp_path))
     assert done.returncode == 0, done.stderr
     # Closing a database on a forked instance must not crash the Duck (it does when the
     # instance had threads before the fork).

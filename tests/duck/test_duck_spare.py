@@ -4,10 +4,10 @@ and the scratch folder are as they were, and the line's database opens as usual 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from scripts import run_script
 
 CHECK = textwrap.dedent(
     """
@@ -38,17 +38,10 @@ CHECK = textwrap.dedent(
 
 
 def test_the_rehearsal_leaves_the_instance_and_the_machine_as_they_were(tmp_path: Path) -> None:
-    script = tmp_path / "check.py"
-    script.write_text(CHECK)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "registry.duckdb")],
-        env={**os.environ, "TMPDIR": str(scratch)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    done = run_script(tmp_path, CHECK, str(tmp_path / "registry.duckdb"), env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "modules: []",

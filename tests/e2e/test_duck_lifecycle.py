@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
 from e2e.projects import chain_projects, write_pond
 from e2e.server import Server, children_of, duck_pids, status_of
 
@@ -27,6 +29,15 @@ def chain(server: Server, tmp_path: Path, seconds: float) -> None:
     server.connect_cli()
     for project in chain_projects(tmp_path, SLOW_SOURCE.format(seconds=seconds)):
         server.cli("pond", "deploy", "-y", cwd=project)
+
+
+def pulse_and_settle(server: Server, client: httpx.Client, runs: int = 1) -> None:
+    """Pulse the sink and wait until it has completed ``runs`` runs in all."""
+    client.post("/ponds/sink/pulse").raise_for_status()
+    server.wait_for(
+        lambda c: status_of(c, "sink@1")["runs_completed"] == runs,
+        what=f"Pulse {runs} to settle",
+    )
 
 
 @contextmanager
@@ -75,11 +86,7 @@ def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
     with catchment(tmp_path, DUCKSTRING_DUCK_LINGER="4", DUCKSTRING_DUCK_LINGER_MAX="2") as server:
         chain(server, tmp_path, seconds=0)
         with server.client() as client:
-            client.post("/ponds/sink/pulse").raise_for_status()
-            server.wait_for(
-                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
-                what="the Pulse to settle",
-            )
+            pulse_and_settle(server, client)
             # Three Ducks went idle; only the two most recently idle stay warm.
             server.wait_for(
                 lambda c: set(duck_pids(server.root)) == {"middle", "sink"},
@@ -88,11 +95,7 @@ def test_idle_ducks_linger_then_stop(tmp_path: Path) -> None:
             )
             first = duck_pids(server.root)
             # A second Pulse reuses the warm Ducks: no new process for middle and sink.
-            client.post("/ponds/sink/pulse").raise_for_status()
-            server.wait_for(
-                lambda c: status_of(c, "sink@1")["runs_completed"] == 2,
-                what="the second Pulse to settle",
-            )
+            pulse_and_settle(server, client, 2)
             for line in ("middle", "sink"):
                 assert duck_pids(server.root)[line] == first[line]
             server.wait_for(
@@ -107,11 +110,7 @@ def test_idle_ducks_linger_only_within_their_memory_budget(tmp_path: Path) -> No
     with catchment(tmp_path, DUCKSTRING_DUCK_LINGER="60", DUCKSTRING_DUCK_LINGER_MIB="1") as server:
         chain(server, tmp_path, seconds=0)
         with server.client() as client:
-            client.post("/ponds/sink/pulse").raise_for_status()
-            server.wait_for(
-                lambda c: status_of(c, "sink@1")["runs_completed"] == 1,
-                what="the Pulse to settle",
-            )
+            pulse_and_settle(server, client)
         server.wait_for(lambda c: not duck_pids(server.root), timeout=15, what="Ducks to stop")
 
 
