@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -235,3 +236,21 @@ def test_a_lines_first_run_takes_a_spare_duck_forked_before_the_trigger(tmp_path
             server.wait_for(lambda c: status_of(c, "solo@1")["runs_completed"] == 1, what="the run")
         server.wait_for(lambda c: len(spares(server)) == 2, what="a new spare once it is quiet")
         assert duck not in spares(server)
+
+
+def test_stopping_the_catchment_with_a_run_in_flight_logs_no_error(tmp_path: Path) -> None:
+    """The Ducks' exits during a shutdown are the shutdown's doing, not news to record (the
+    store is closed by then)."""
+    with catchment(tmp_path) as server:
+        server.connect_cli()
+        project = write_pond(tmp_path, "solo", SLOW_SOURCE.format(seconds=5), kind="inlet")
+        server.cli("pond", "deploy", "-y", cwd=project)
+        with server.client() as client:
+            client.post("/ponds/solo/pulse").raise_for_status()
+            server.wait_for(
+                lambda c: status_of(c, "solo@1")["ripples"][0]["status"] == "running",
+                what="the Ripple to run",
+            )
+        server.stop(signal.SIGINT)  # Ctrl+C
+        log = server.log.read_text()
+        assert "Traceback" not in log, log[-3000:]

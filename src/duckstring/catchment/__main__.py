@@ -28,7 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from duckstring.catchment.asgi import app
     from duckstring.catchment.serve import serve
 
-    serve(app, host=args.host, port=args.port, log_level=args.log_level)
+    try:
+        serve(app, host=args.host, port=args.port, log_level=args.log_level)
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl+C it caught again once it stopped
+        return 130
     return 0
 
 

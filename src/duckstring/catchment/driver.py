@@ -124,6 +124,8 @@ class Driver:
         #: Idle Ducks' memory is being read on the spawner thread.
         self._measuring = False
         self._linger_timer: asyncio.TimerHandle | None = None
+        #: Set by :meth:`stop`: nothing more is applied.
+        self._stopped = False
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -178,6 +180,12 @@ class Driver:
     def stop(self) -> None:
         # A fork in progress finishes and registers its Duck, so stop_all stops it too.
         self._spawner.shutdown(wait=True, cancel_futures=True)
+        # The Ducks are about to be stopped, and the store closed: their exits are no news.
+        self._stopped = True
+        if self._loop is not None:
+            for duck in list(self.launcher.ducks.values()):
+                if not duck.exited:
+                    self._loop.remove_reader(duck.sentinel)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -478,6 +486,8 @@ class Driver:
         duck.exited = True
         if self._loop is not None:
             self._loop.remove_reader(duck.sentinel)
+        if self._stopped:
+            return  # the Catchment is stopping: stop_all reaps it
         adopted = duck.process is None
         if self.launcher.ducks.get(duck.line) in (duck, None):
             self._ahead.discard(duck.line)
