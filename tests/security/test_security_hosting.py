@@ -112,14 +112,14 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return found
 
 
-def test_the_dockerfile_installs_this_repository_and_runs_one_unprivileged_uvicorn() -> None:
+def test_the_dockerfile_installs_this_repository_and_runs_one_unprivileged_catchment() -> None:
     instructions = dockerfile_instructions()
     assert ("ENV", "DUCKSTRING_ROOT=/data") in instructions
     assert ("VOLUME", "/data") in instructions
     assert ("EXPOSE", "7474") in instructions
     cmd = [rest for keyword, rest in instructions if keyword == "CMD"]
     assert cmd == [
-        '["uvicorn", "duckstring.catchment.asgi:app", "--host", "0.0.0.0", "--port", "7474"]'
+        '["python", "-m", "duckstring.catchment", "--host", "0.0.0.0", "--port", "7474"]'
     ]
     assert not any("--workers" in rest for _, rest in instructions)
     users = [rest for keyword, rest in instructions if keyword == "USER"]
