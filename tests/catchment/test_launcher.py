@@ -64,6 +64,7 @@ SPARES = textwrap.dedent(
 
     launcher = Launcher(config, spares=2)
     print("before any spare:", launcher.bind("p@1", "p", 1))
+    print("yielding to a line's Duck:", launcher.replenish(lambda: True), launcher.spare_pids())
     print("forked:", launcher.replenish(), "then", launcher.replenish())
     spares = launcher.spare_pids()
     duck = launcher.bind("p@1", "p", 1)
@@ -97,6 +98,7 @@ def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "before any spare: None",
+        "yielding to a line's Duck: 0 []",
         "forked: 2 then 0",
         "bound the first spare: True True",
         "registered: True",
