@@ -1,6 +1,8 @@
 import csv
 import json
 import os
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from duckstring.catchment.query import (
     run_query,
 )
 from duckstring.layout import RootLayout
+from duckstring.pond.export import copy_to_parquet
 
 
 @dataclass
@@ -389,3 +392,63 @@ def test_a_query_cannot_read_another_open_file_through_dev_fd(root: Root) -> Non
             run_query(root.layout, "sales", 1, f"SELECT * FROM read_parquet('/dev/fd/{other}')")
     finally:
         os.close(other)
+
+
+# -- snapshots --------------------------------------------------------------------------------
+
+
+def test_a_query_racing_a_publish_reads_one_whole_snapshot(root: Root) -> None:
+    # DuckDB opens a file by path to plan and again to scan: without a pinned snapshot a query
+    # racing a publish reads one file's footer and the next one's bytes ("invalid TType").
+    path = root.layout.table("sales", 1, "orders")
+
+    def publish_generation(con: duckdb.DuckDBPyConnection, generation: int) -> None:
+        copy_to_parquet(
+            con,
+            f"SELECT range AS id, {generation} AS gen, repeat('x', {generation % 7}) AS pad "
+            f"FROM range({1000 + 53 * generation})",
+            path,
+            sync=False,
+        )
+
+    with duckdb.connect() as con:
+        publish_generation(con, 0)
+    stop = threading.Event()
+
+    def keep_publishing() -> None:
+        with duckdb.connect() as con:
+            generation = 0
+            while not stop.is_set():
+                generation += 1
+                publish_generation(con, generation)
+
+    publisher = threading.Thread(target=keep_publishing)
+    publisher.start()
+    seen: list[list[int]] = []
+    try:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            result = run_query(
+                root.layout,
+                "sales",
+                1,
+                "SELECT count(*), min(gen), max(gen), (SELECT count(*) FROM orders) FROM orders",
+            )
+            assert result.rows is not None
+            seen.append(result.rows[0])
+    finally:
+        stop.set()
+        publisher.join()
+    generations = {low for _, low, _, _ in seen}
+    assert len(generations) > 1, "the query never saw a new publish"
+    for count, low, high, again in seen:
+        assert low == high and count == again == 1000 + 53 * low
+
+
+def test_an_error_names_the_published_file_not_its_pinned_descriptor(root: Root) -> None:
+    path = root.layout.table("sales", 1, "orders")
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(QueryError) as raised:
+        run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders")
+    assert str(path) in str(raised.value)
+    assert "/dev/fd/" not in str(raised.value)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import duckdb
-from duck_support import CHAIN, Line, begin, wait_until, write_version
+from duck_support import CHAIN, HELPERS, Line, begin, wait_until, write_version
 
 F1 = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z in engine micros
 F2 = F1 + 60_000_000
@@ -298,3 +298,30 @@ def test_wait_handled_gives_up_after_its_timeout_and_not_on_a_stopped_coordinato
     started = time.monotonic()
     assert duck.wait_handled(10)  # ... and waiting on it ends at once
     assert time.monotonic() - started < 5
+
+
+def test_a_source_read_error_names_the_sources_file(line: Line) -> None:
+    # A Source snapshot is read through a pinned /dev/fd/N; the run's error names the file.
+    write_version(
+        line.layout,
+        HELPERS
+        + """
+
+@ripple
+def a(pond):
+    pond.write_table("a", pond.read_table("upstream.t"))
+""",
+        manifest_extra='\n[sources]\nupstream = "1.0.0"\n',
+    )
+    published = line.layout.table("upstream", 1, "t")
+    published.parent.mkdir(parents=True)
+    published.write_bytes(b"not parquet")
+    duck = line.executor()
+    duck.submit(begin(1, F1))
+    assert duck.wait_idle(10)
+
+    failed = line.events()[-1]
+    assert failed["type"] == "run_failed"
+    assert str(published) in str(failed["error"])
+    assert str(published) in str(failed["traceback"])
+    assert "/dev/fd/" not in f"{failed['error']}{failed['traceback']}"

@@ -11,6 +11,7 @@ import pytest
 
 from duckstring.pond.export import copy_to_parquet
 from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging
+from duckstring.pond.pins import Pins
 
 
 @pytest.fixture
@@ -322,3 +323,18 @@ def test_reading_a_source_while_it_publishes_never_fails(
     assert len({gen for _, gen, _ in seen}) > 1, "the reader never saw a new publish"
     for count, low, high in seen:
         assert low == high and count == 1000 + 53 * low
+
+
+def test_pins_explain_names_each_pinned_descriptor_by_its_path(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    first.write_bytes(b"1")
+    second.write_bytes(b"2")
+    pins = Pins()
+    a, b = pins.path(first), pins.path(second)
+    fd = int(a.removeprefix("/dev/fd/"))
+    others = f"/dev/fd/{fd}0 or /dev/fd/999999"  # not pinned: left as they are
+    assert pins.explain(f"cannot read {a}; nor {b}; nor {others}") == (
+        f"cannot read {first}; nor {second}; nor {others}"
+    )
+    pins.release()
+    assert pins.explain(a) == a

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -45,6 +45,7 @@ import duckdb
 from duckstring.layout import LayoutError, RootLayout
 from duckstring.pond.export import PARQUET_SUFFIX, sql_string
 from duckstring.pond.names import identifier_problem, is_internal_table, quote_identifier
+from duckstring.pond.pins import Pins
 
 Format = Literal["csv", "json", "parquet"]
 
@@ -108,9 +109,10 @@ def published_tables(layout: RootLayout, pond: str, major: int) -> dict[str, Pat
 
 
 def connect_confined(
-    pond: str, tables: Mapping[str, Path], limits: QueryLimits | None = None
+    pond: str, tables: Mapping[str, Path | str], limits: QueryLimits | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB whose views read ``tables`` and which can reach nothing else."""
+    """A fresh in-memory DuckDB whose views read ``tables`` (files, or the ``/dev/fd/N`` of
+    pinned ones) and which can reach nothing else."""
     limits = limits or QueryLimits()
     con = duckdb.connect(":memory:")
     try:
@@ -171,9 +173,37 @@ def run_query(
     if fmt is not None and fmt not in MEDIA_TYPES:
         raise QueryError(f"unknown format {fmt!r}; use csv, json or parquet")
     try:
-        tables = published_tables(layout, pond, major)
+        published = published_tables(layout, pond, major)
     except LayoutError as error:
         raise NoSnapshotError(str(error)) from None
+    # The line may publish while the query runs: each table reads the file that was current
+    # when it was pinned here, however often DuckDB opens it (see duckstring.pond.pins).
+    pins = Pins()
+    try:
+        tables = _pin(pins, published)
+        return _run_pinned(pond, major, tables, sql, ripple, fmt, limits, pins.explain)
+    finally:
+        pins.release()
+
+
+def _pin(pins: Pins, published: Mapping[str, Path]) -> dict[str, str]:
+    tables: dict[str, str] = {}
+    for table, path in published.items():
+        with contextlib.suppress(FileNotFoundError):  # gone since the listing: not published
+            tables[table] = pins.path(path)
+    return tables
+
+
+def _run_pinned(
+    pond: str,
+    major: int,
+    tables: dict[str, str],
+    sql: str | None,
+    ripple: str | None,
+    fmt: Format | None,
+    limits: QueryLimits,
+    explain: Callable[[str], str],
+) -> QueryResult:
     if not tables:
         raise NoSnapshotError(f"{pond} (major {major}) has published no tables yet")
     if sql is None or not sql.strip():
@@ -184,8 +214,11 @@ def run_query(
                 f"{pond} (major {major}) has published nothing for Ripple {ripple!r}"
             )
         sql = f"SELECT * FROM {quote_identifier(ripple)} LIMIT {PREVIEW_ROWS}"
-    con = connect_confined(pond, tables, limits)
-    run = _Run(con, limits.timeout)
+    try:
+        con = connect_confined(pond, tables, limits)
+    except duckdb.Error as error:  # a view cannot read its file
+        raise QueryError(explain(str(error))) from None
+    run = _Run(con, limits.timeout, explain)
     try:
         with run:
             _check_single_select(con, sql)
@@ -244,9 +277,15 @@ def ripple_archive(layout: RootLayout, pond: str, major: int, ripple: str) -> Pa
 class _Run:
     """Wall-clock bound of one query: a timer interrupts every connection it uses."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, timeout: float) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        timeout: float,
+        explain: Callable[[str], str] = str,
+    ) -> None:
         self.connections = [con]
         self.timeout = timeout
+        self.explain = explain  # names the files DuckDB's errors call /dev/fd/N
         self.expired = threading.Event()
         self.timer = threading.Timer(timeout, self._expire)
         self.timer.daemon = True
@@ -270,7 +309,7 @@ class _Run:
         if self.expired.is_set():
             raise QueryError(f"query exceeded {self.timeout:g} s") from None
         if isinstance(error, duckdb.Error):
-            raise QueryError(str(error)) from None
+            raise QueryError(self.explain(str(error))) from None
 
 
 def _check_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:

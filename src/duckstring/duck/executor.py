@@ -486,6 +486,14 @@ class Executor:
             handle = attempt.code.base.for_thread()
             try:
                 function(handle)
+            except BaseException as error:
+                # Named while the handle still holds its snapshots: DuckDB says /dev/fd/N.
+                outcome = Outcome(
+                    token,
+                    attempt,
+                    handle.explain(one_line(error)),
+                    handle.explain(user_traceback(error)),
+                )
             finally:
                 handle.close()
         except BaseException as error:

@@ -130,6 +130,11 @@ class Pond:
         finally:
             self._pins.release()
 
+    def explain(self, text: str) -> str:
+        """``text`` with the Source snapshots this handle holds named by their paths: DuckDB
+        names a snapshot ``/dev/fd/N`` in its errors. Use it before :meth:`close`."""
+        return self._pins.explain(text)
+
     # -- reading ---------------------------------------------------------------------------
 
     def has_table(self, name: str) -> bool:

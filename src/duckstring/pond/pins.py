@@ -12,8 +12,11 @@ file through ``/dev/fd/N`` until the pin is released, whatever is renamed over t
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
+
+_FD_PATH = re.compile(r"/dev/fd/(\d+)(?!\d)")
 
 
 class Pins:
@@ -33,6 +36,14 @@ class Pins:
                 fd = os.open(path, os.O_RDONLY)
                 self._fds[path] = fd
         return f"/dev/fd/{fd}"
+
+    def explain(self, text: str) -> str:
+        """``text`` (a DuckDB error, say) with every pinned ``/dev/fd/N`` named by its path."""
+        with self._lock:
+            paths = {str(fd): str(path) for path, fd in self._fds.items()}
+        if not paths:
+            return text
+        return _FD_PATH.sub(lambda match: paths.get(match[1], match[0]), text)
 
     def release(self) -> None:
         """Close every pinned file; paths handed out before no longer read anything."""
