@@ -94,6 +94,19 @@ def code_version() -> str:
     return f"{commit[:90]}{dirty}"
 
 
+def cpu_reference() -> str:
+    """How fast this machine runs Python right now: shared machines vary several-fold within a
+    day, and every figure here moves with it."""
+    best = math.inf
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for number in range(2_000_000):
+            total += number
+        best = min(best, time.process_time() - started)
+    return f"2,000,000 Python additions in {best * 1000:.0f} ms of CPU (best of 3)"
+
+
 def parse_parts(text: str | None) -> set[str]:
     if not text:
         return set()
@@ -148,6 +161,7 @@ def main() -> int:
         f"machine: {len(os.sched_getaffinity(0))} CPUs, Python {sys.version.split()[0]}, "
         f"load average {load_average()}"
     )
+    print(f"CPU reference: {cpu_reference()}")
     print(f"code: {code_version()}")
     scratch = Path(tempfile.mkdtemp(prefix="duckstring-runtime-"))
     runs: list[tuple[str, Any]] = []
@@ -197,6 +211,7 @@ def main() -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     report.summary()
     print(f"\ntook {time.monotonic() - began:.0f} s, load average {load_average()}")
+    print(f"CPU reference at the end: {cpu_reference()}")
     return code
 
 
