@@ -7,11 +7,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 import pytest
 
+from duckstring.catchment import query
 from duckstring.catchment.query import (
     MEDIA_TYPES,
     NoSnapshotError,
@@ -452,3 +454,23 @@ def test_an_error_names_the_published_file_not_its_pinned_descriptor(root: Root)
         run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders")
     assert str(path) in str(raised.value)
     assert "/dev/fd/" not in str(raised.value)
+
+
+def test_a_publish_between_pinning_and_scanning_leaves_the_query_its_table(
+    root: Root, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The publish unlinks the pinned file: a /dev/fd path no longer resolves, and DuckDB
+    # refused the query its own table ("Permission Error: Cannot access file").
+    path = root.layout.table("sales", 1, "orders")
+    connect = query.connect_confined
+
+    def connect_then_publish(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        con = connect(*args, **kwargs)
+        with duckdb.connect() as other:
+            copy_to_parquet(other, "SELECT 99 AS id", path, sync=False)
+        return con
+
+    monkeypatch.setattr(query, "connect_confined", connect_then_publish)
+    result = run_query(root.layout, "sales", 1, "SELECT count(*), max(id) FROM orders")
+    assert result.rows == [[20, 19]]  # the snapshot pinned before the publish
+    assert run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders").rows == [[1]]

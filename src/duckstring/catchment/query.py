@@ -109,10 +109,14 @@ def published_tables(layout: RootLayout, pond: str, major: int) -> dict[str, Pat
 
 
 def connect_confined(
-    pond: str, tables: Mapping[str, Path | str], limits: QueryLimits | None = None
+    pond: str,
+    tables: Mapping[str, Path | str],
+    limits: QueryLimits | None = None,
+    *,
+    folder: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB whose views read ``tables`` (files, or the ``/dev/fd/N`` of
-    pinned ones) and which can reach nothing else."""
+    """A fresh in-memory DuckDB whose views read ``tables`` and which can reach nothing else
+    (but what is in ``folder``, a private folder of links to pinned snapshots)."""
     limits = limits or QueryLimits()
     con = duckdb.connect(":memory:")
     try:
@@ -133,7 +137,7 @@ def connect_confined(
         allowed = ", ".join(sql_string(str(path)) for path in tables.values())
         for setting in (
             f"allowed_paths = [{allowed}]",
-            "allowed_directories = []",
+            f"allowed_directories = [{sql_string(f'{folder}/') if folder else ''}]",
             "enable_external_access = false",
             "python_enable_replacements = false",
             "autoinstall_known_extensions = false",
@@ -179,25 +183,49 @@ def run_query(
     # The line may publish while the query runs: each table reads the file that was current
     # when it was pinned here, however often DuckDB opens it (see duckstring.pond.pins).
     pins = Pins()
+    folder = Path(tempfile.mkdtemp(prefix="duckstring-query-"))
     try:
-        tables = _pin(pins, published)
-        return _run_pinned(pond, major, tables, sql, ripple, fmt, limits, pins.explain)
+        tables = _pin(pins, folder, published)
+        links = {
+            str(tables[table]): str(path) for table, path in published.items() if table in tables
+        }
+
+        def explain(text: str) -> str:
+            for link, path in links.items():
+                text = text.replace(link, path)
+            return pins.explain(text)
+
+        return _run_pinned(pond, major, tables, folder, sql, ripple, fmt, limits, explain)
     finally:
         pins.release()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _pin(pins: Pins, published: Mapping[str, Path]) -> dict[str, str]:
-    tables: dict[str, str] = {}
+def _pin(pins: Pins, folder: Path, published: Mapping[str, Path]) -> dict[str, Path]:
+    """Each published table pinned, and linked from ``folder`` under its own name.
+
+    DuckDB checks a path against ``allowed_paths`` by where it resolves to, and ``/dev/fd/N``
+    stops resolving once a publish unlinks the pinned file: a query racing a publish was
+    refused its own table. A link in a private folder it may read stays allowed whatever the
+    publish does.
+    """
+    tables: dict[str, Path] = {}
     for table, path in published.items():
-        with contextlib.suppress(FileNotFoundError):  # gone since the listing: not published
-            tables[table] = pins.path(path)
+        try:
+            pinned = pins.path(path)
+        except FileNotFoundError:  # gone since the listing: not published
+            continue
+        link = folder / f"{table}{PARQUET_SUFFIX}"
+        os.symlink(pinned, link)
+        tables[table] = link
     return tables
 
 
 def _run_pinned(
     pond: str,
     major: int,
-    tables: dict[str, str],
+    tables: dict[str, Path],
+    folder: Path,
     sql: str | None,
     ripple: str | None,
     fmt: Format | None,
@@ -215,7 +243,7 @@ def _run_pinned(
             )
         sql = f"SELECT * FROM {quote_identifier(ripple)} LIMIT {PREVIEW_ROWS}"
     try:
-        con = connect_confined(pond, tables, limits)
+        con = connect_confined(pond, tables, limits, folder=folder)
     except duckdb.Error as error:  # a view cannot read its file
         raise QueryError(explain(str(error))) from None
     run = _Run(con, limits.timeout, explain)
@@ -285,7 +313,7 @@ class _Run:
     ) -> None:
         self.connections = [con]
         self.timeout = timeout
-        self.explain = explain  # names the files DuckDB's errors call /dev/fd/N
+        self.explain = explain  # names the published files behind DuckDB's paths
         self.expired = threading.Event()
         self.timer = threading.Timer(timeout, self._expire)
         self.timer.daemon = True
