@@ -26,6 +26,7 @@ from duckstring.catchment.query import (
 )
 from duckstring.layout import RootLayout
 from duckstring.pond.export import copy_to_parquet
+from generations import publish_generation
 
 
 @dataclass
@@ -404,17 +405,8 @@ def test_a_query_racing_a_publish_reads_one_whole_snapshot(root: Root) -> None:
     # racing a publish reads one file's footer and the next one's bytes ("invalid TType").
     path = root.layout.table("sales", 1, "orders")
 
-    def publish_generation(con: duckdb.DuckDBPyConnection, generation: int) -> None:
-        copy_to_parquet(
-            con,
-            f"SELECT range AS id, {generation} AS gen, repeat('x', {generation % 7}) AS pad "
-            f"FROM range({1000 + 53 * generation})",
-            path,
-            sync=False,
-        )
-
     with duckdb.connect() as con:
-        publish_generation(con, 0)
+        publish_generation(con, path, 0)
     stop = threading.Event()
 
     def keep_publishing() -> None:
@@ -422,7 +414,7 @@ def test_a_query_racing_a_publish_reads_one_whole_snapshot(root: Root) -> None:
             generation = 0
             while not stop.is_set():
                 generation += 1
-                publish_generation(con, generation)
+                publish_generation(con, path, generation)
 
     publisher = threading.Thread(target=keep_publishing)
     publisher.start()

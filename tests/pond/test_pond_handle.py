@@ -9,9 +9,9 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from duckstring.pond.export import copy_to_parquet
 from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging
 from duckstring.pond.pins import Pins
+from generations import publish_generation
 
 
 @pytest.fixture
@@ -248,18 +248,6 @@ def test_staging_tables_left_by_a_crashed_write_can_be_dropped(
     assert table_names(working_db) == ["items"]
 
 
-def publish(con: duckdb.DuckDBPyConnection, path: Path, generation: int) -> None:
-    """Publish generation ``generation`` of a Source table the way a line does (a complete new
-    file renamed over the old one): 1000 + 53 * g rows, every one tagged g."""
-    copy_to_parquet(
-        con,
-        f"SELECT range AS id, {generation} AS gen, repeat('x', {generation % 7}) AS pad "
-        f"FROM range({1000 + 53 * generation})",
-        path,
-        sync=False,
-    )
-
-
 def source_table_path(tmp_path: Path) -> Path:
     """Where ``make_pond``'s Source ``transactions`` publishes its table ``lines``."""
     path = tmp_path / "ponds" / "transactions" / "data" / "lines.parquet"
@@ -271,10 +259,10 @@ def test_a_source_table_reads_as_one_snapshot_until_the_handle_closes(
     working_db: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     path = source_table_path(tmp_path)
-    publish(working_db, path, 1)
+    publish_generation(working_db, path, 1)
     handle = make_pond(working_db, tmp_path).for_thread()
     planned = handle.read_table("transactions.lines")
-    publish(working_db, path, 2)  # the Source publishes while the Ripple still runs
+    publish_generation(working_db, path, 2)  # the Source publishes while the Ripple still runs
     assert planned.aggregate("count(*), max(gen)").fetchall() == [(1053, 1)]
     again = handle.read_table("transactions.lines")
     assert again.aggregate("count(*), max(gen)").fetchall() == [(1053, 1)]
@@ -290,7 +278,7 @@ def test_reading_a_source_while_it_publishes_never_fails(
     # DuckDB opens a file by path to plan a query and again to scan it: without a pinned
     # snapshot a reader racing a publish fails with "invalid TType" and the like.
     path = source_table_path(tmp_path)
-    publish(working_db, path, 0)
+    publish_generation(working_db, path, 0)
     stop = threading.Event()
 
     def keep_publishing() -> None:
@@ -298,7 +286,7 @@ def test_reading_a_source_while_it_publishes_never_fails(
         g = 0
         while not stop.is_set():
             g += 1
-            publish(con, path, g)
+            publish_generation(con, path, g)
         con.close()
 
     publisher = threading.Thread(target=keep_publishing)
