@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import tempfile
 import threading
 import time
 import zipfile
@@ -466,3 +467,17 @@ def test_a_publish_between_pinning_and_scanning_leaves_the_query_its_table(
     result = run_query(root.layout, "sales", 1, "SELECT count(*), max(id) FROM orders")
     assert result.rows == [[20, 19]]  # the snapshot pinned before the publish
     assert run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders").rows == [[1]]
+
+
+def test_a_query_leaves_no_folder_of_links_behind(
+    root: Root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders").rows == [[20]]
+    with pytest.raises(QueryError):
+        run_query(root.layout, "sales", 1, "SELECT * FROM nope")
+    path = run_query(root.layout, "sales", 1, "SELECT * FROM orders", fmt="csv").path
+    assert path is not None
+    assert [p.name for p in scratch.iterdir()] == [path.name]  # only the result file
