@@ -20,7 +20,7 @@ import time
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -385,10 +385,8 @@ class Launcher:
         deadline = time.monotonic() + timeout
         for duck in list(self.ducks.values()):
             while duck.is_alive() and time.monotonic() < deadline:
-                if duck.process is not None:
-                    duck.process.join(timeout=max(0.0, deadline - time.monotonic()))
-                else:
-                    time.sleep(0.02)
+                # Its sentinel (an adopted Duck's pidfd) becomes readable when it exits.
+                wait([duck.sentinel], max(0.0, deadline - time.monotonic()))
             if duck.is_alive():
                 self.kill(duck.line)
                 if duck.process is not None:
