@@ -23,6 +23,7 @@ class FakeCatchment:
         self.commands: list[BeginRun | Shutdown] = []
         self.events: list[dict[str, Any]] = []
         self.received: list[str] = []  # every id accepted, replays included
+        self.batches: list[list[str]] = []  # the ids of each accepted post, heartbeats too
         self.headers: list[dict[str, str]] = []
         self.refusals: list[int] = []  # statuses for the next event posts
         self.refused = 0
@@ -109,6 +110,7 @@ class FakeCatchment:
                 self.refused += 1
                 return self._answer(request, status, {"detail": "refused"})
             seen = {e["id"] for e in self.events}
+            self.batches.append([e["id"] for e in body["events"]])
             self.received.extend(e["id"] for e in body["events"] if e["type"] != "heartbeat")
             for event in body["events"]:
                 if event["id"] not in seen:  # applied once, like the real one

@@ -21,8 +21,16 @@ from duck_support import NAME, Line, begin, wait_until
 
 from duckstring.duck.client import CatchmentClient, Unreachable
 from duckstring.duck.ledger import Ledger
-from duckstring.duck.protocol import DUCK_HEADER, Shutdown
-from duckstring.duck.worker import DuckConfig, acquire_line_lock, run_duck
+from duckstring.duck.protocol import (
+    DEFERRABLE,
+    DUCK_HEADER,
+    RIPPLE_SUCCEEDED,
+    DuckEvent,
+    Shutdown,
+    event_id,
+    type_of,
+)
+from duckstring.duck.worker import DuckConfig, Sender, acquire_line_lock, run_duck
 from duckstring.engine.ripples import RippleGraph
 
 F1 = 1_767_225_600_000_000
@@ -183,6 +191,63 @@ def test_events_buffered_while_the_catchment_is_away_go_out_with_the_next_duck(
     assert catchment.ids() == RUN_1
     catchment.post(Shutdown())
     assert again.join() == 0
+
+
+def test_a_finished_ripple_goes_out_with_the_event_after_it(
+    line: Line, catchment: FakeCatchment
+) -> None:
+    """A Ripple succeeding lets nothing start, so its event does not cost a request of its own:
+    it goes with the next Ripple's start, or with the run's end after the export."""
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0, hold=30.0))
+    try:
+        catchment.post(begin(1, F1))
+        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        assert catchment.ids() == RUN_1
+        posts = [[i for i in batch if type_of(i) != "heartbeat"] for batch in catchment.batches]
+        assert all(type_of(batch[-1]) not in DEFERRABLE for batch in posts if batch), posts
+    finally:
+        catchment.post(Shutdown())
+        assert duck.join() == 0
+
+
+def _succeeded(ripple: str) -> DuckEvent:
+    kind = RIPPLE_SUCCEEDED
+    return DuckEvent(id=event_id(kind, 1, ripple, 0), type=kind, at=F1, seq=1, f=F1, ripple=ripple)
+
+
+def test_a_finished_ripple_with_no_event_after_it_goes_out_alone(
+    line: Line, catchment: FakeCatchment
+) -> None:
+    """Held back at most ``hold`` seconds while nothing follows, and not at all by a stop."""
+    executor = line.executor()  # makes the line's folder and ledger
+    ledger = line.ledger()
+    senders: list[Sender] = []
+
+    def sender(hold: float) -> Sender:
+        client = CatchmentClient(catchment.url, NAME, 1, "d1")
+        made = Sender(client, ledger.path, executor, threading.Event(), "pond@1", hold=hold)
+        senders.append(made)
+        made.start()
+        return made
+
+    try:
+        waiting = sender(0.2)
+        ledger.add_events([_succeeded("a")])
+        waiting.wake.set()
+        catchment.wait_for(lambda events: [e["id"] for e in events] == ["ripple_succeeded:1:a:0"])
+        waiting.stop(1.0)
+
+        stopping = sender(30.0)
+        ledger.add_events([_succeeded("b")])
+        stopping.wake.set()
+        stopping.stop(5.0)
+        assert catchment.ids()[-1] == "ripple_succeeded:1:b:0"
+        assert catchment.batches[-1] == ["ripple_succeeded:1:b:0"]
+    finally:
+        for made in senders:
+            made.stop(0.5)
+            made.client.close()
+        ledger.close()
 
 
 def test_an_idle_duck_whose_catchment_is_gone_stops(line: Line) -> None:

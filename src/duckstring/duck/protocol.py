@@ -29,6 +29,12 @@ RUN_FAILED = "run_failed"
 WORKER_ERROR = "worker_error"
 HEARTBEAT = "heartbeat"
 
+#: Events no decision of the Catchment waits on: a Ripple finishing lets nothing start (its
+#: run's ``run_completed``, after publishing, does), and a failed attempt is followed by its
+#: retry's ``ripple_started`` or by the run's ``run_failed``. A Duck may hold these back a
+#: moment to post them with the event that follows, which saves a request per Ripple.
+DEFERRABLE = frozenset({RIPPLE_SUCCEEDED, RIPPLE_FAILED})
+
 
 class BeginRun(BaseModel):
     """Run the line's Ripples to freshness ``f``; ``kind == "force"`` re-runs every Ripple at
@@ -89,6 +95,11 @@ class Events(BaseModel):
 
 
 def event_id(*parts: object) -> str:
-    """A replay-stable event id from the facts that identify it, e.g. (type, seq, ripple,
-    attempt)."""
+    """A replay-stable event id from the facts that identify it, its type first, e.g. (type,
+    seq, ripple, attempt)."""
     return ":".join(str(part) for part in parts)
+
+
+def type_of(event_id: str) -> str:
+    """The type of the event whose id is ``event_id``."""
+    return event_id.partition(":")[0]

@@ -34,7 +34,7 @@ from duckstring.duck import protocol
 from duckstring.duck.client import Backoff, CatchmentClient, Rejected, Unreachable
 from duckstring.duck.events import duck_event
 from duckstring.duck.executor import EXIT_ERROR, Executor
-from duckstring.duck.ledger import Ledger
+from duckstring.duck.ledger import Ledger, OutboxRow
 from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.records import one_line
 from duckstring.engine.clock import SystemClock
@@ -55,6 +55,10 @@ HANDOVER_WAIT_SECONDS = 1.0
 #: Events posted per request.
 BATCH = 200
 
+#: The longest a deferrable event (``protocol.DEFERRABLE``) waits for company before it is
+#: posted alone. Only what a person watching sees waits on it, never a run.
+HOLD_SECONDS = 0.25
+
 
 @dataclass(frozen=True)
 class DuckConfig:
@@ -64,9 +68,10 @@ class DuckConfig:
     host name and the Duck's own process id. Times are seconds: ``poll_wait`` per long poll,
     ``heartbeat`` between heartbeats while there is work, ``stall`` before outstanding work
     with nothing running is reported, ``flush``, how long a shutdown waits for its events
-    to reach the Catchment (what does not stays in the ledger for the next Duck), and
+    to reach the Catchment (what does not stays in the ledger for the next Duck),
     ``orphan``, how long an idle Duck keeps polling a Catchment that does not answer before it
-    stops (a Catchment that comes back starts a new Duck when the line has work). ``version``
+    stops (a Catchment that comes back starts a new Duck when the line has work), and ``hold``,
+    how long a finished Ripple's event may wait to go with the next one. ``version``
     is the version the Catchment expects the Duck to run first (the line's selected one): its
     code is loaded while the Duck waits for its first command, off the path of the run.
     ``commands`` are the line's commands that were waiting when the Duck was started: it
@@ -87,6 +92,7 @@ class DuckConfig:
     max_threads: int | None = None
     flush: float = 10.0
     orphan: float = 120.0
+    hold: float = HOLD_SECONDS
     version: str | None = None
     commands: tuple[BeginRun, ...] = ()
 
@@ -202,7 +208,15 @@ def _run_locked(
         executor.start()
         if config.commands:
             executor.wait_handled(HANDOVER_WAIT_SECONDS)
-        sender = Sender(client(), ledger_path, executor, wake, name, heartbeat=config.heartbeat)
+        sender = Sender(
+            client(),
+            ledger_path,
+            executor,
+            wake,
+            name,
+            heartbeat=config.heartbeat,
+            hold=config.hold,
+        )
         poller = Poller(client(), executor, name, orphan=config.orphan)
         sender.start()
         poller.start()
@@ -280,7 +294,13 @@ class Poller(threading.Thread):
 
 
 class Sender(threading.Thread):
-    """Posts unsent outbox events, oldest first, and heartbeats while work is outstanding."""
+    """Posts unsent outbox events, oldest first, and heartbeats while work is outstanding.
+
+    Every request costs both sides CPU, so an outbox holding only deferrable events (a Ripple
+    that finished: the next Ripple's start or the run's end usually follows within
+    milliseconds) waits up to ``hold`` seconds for the next event to post them together.
+    Anything else, a heartbeat or a stop sends at once, in order.
+    """
 
     def __init__(
         self,
@@ -291,6 +311,7 @@ class Sender(threading.Thread):
         name: str,
         *,
         heartbeat: float = 10.0,
+        hold: float = HOLD_SECONDS,
     ) -> None:
         super().__init__(name="duck-sender", daemon=True)
         self.client = client
@@ -299,6 +320,7 @@ class Sender(threading.Thread):
         self.wake = wake
         self.line = name
         self.heartbeat = heartbeat
+        self.hold = hold
         self.stopped = threading.Event()
         self.deadline: float | None = None
         self.clock = SystemClock()
@@ -323,13 +345,21 @@ class Sender(threading.Thread):
         backoff = Backoff()
         complaint: str | None = None
         last_beat = time.monotonic()
+        held_since: float | None = None
         while True:
             self.wake.clear()  # before reading, so an event committed meanwhile wakes us again
             if self._out_of_time():
                 return
             rows = ledger.unsent(BATCH)
-            bodies = [row.body for row in rows]
             beat_due = self.executor.outstanding and time.monotonic() - last_beat >= self.heartbeat
+            if rows and not beat_due and not self.stopped.is_set() and _deferrable(rows):
+                now = time.monotonic()
+                held_since = now if held_since is None else held_since
+                if now - held_since < self.hold:
+                    self.wake.wait(self.hold - (now - held_since))
+                    continue
+            held_since = None
+            bodies = [row.body for row in rows]
             if beat_due:
                 bodies.append(self._heartbeat().model_dump_json())
             if bodies:
@@ -374,6 +404,10 @@ class Sender(threading.Thread):
             self.stopped.wait(seconds)
         else:
             time.sleep(max(0.0, min(seconds, self.deadline - time.monotonic())))
+
+
+def _deferrable(rows: list[OutboxRow]) -> bool:
+    return all(protocol.type_of(row.id) in protocol.DEFERRABLE for row in rows)
 
 
 def _report_directly(client: CatchmentClient, event: DuckEvent) -> None:
