@@ -23,6 +23,9 @@ from duckstring.catchment.routes import ui as ui_routes
 from duckstring.catchment.routes.common import catchment_of, key_refusal, require_key
 from duckstring.catchment.service import Catchment, CatchmentConfig
 
+#: The API's sections, in the order the documentation shows them.
+API_TAGS = ("catchment", "deploy", "data", "worker protocol")
+
 
 def _release_polls_on_exit_signals(loop: asyncio.AbstractEventLoop, catchment: Catchment) -> None:
     """A server stopping waits for open requests; Ducks' long polls would hold it for their
@@ -108,6 +111,7 @@ def create_app(config: CatchmentConfig) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_tags=[{"name": name} for name in API_TAGS],
     )
     app.state.catchment = catchment
 
@@ -129,10 +133,11 @@ def create_app(config: CatchmentConfig) -> FastAPI:
         store.con.execute("SELECT 1").fetchone()
         return Health()
 
-    protected = APIRouter(dependencies=[Depends(require_key)])
-    for module in (ponds, runs, deploy, data, duck, catchment_routes):
-        protected.include_router(module.router)
-    api.include_router(protected)
     app.include_router(api)
+    # Each module straight onto the app, not through nested routers: every level of inclusion
+    # matches the request again. The worker protocol first: it carries most requests (a long
+    # poll and an event post or two per run), and routes are tried in order.
+    for module in (duck, ponds, runs, deploy, data, catchment_routes):
+        app.include_router(module.router, prefix="/api", dependencies=[Depends(require_key)])
     app.include_router(ui_routes.router)  # the web UI at / (its data comes from /api)
     return app
