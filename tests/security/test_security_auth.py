@@ -144,6 +144,16 @@ def test_no_api_route_is_left_out_of_the_openapi_document(tmp_path: Path) -> Non
     assert served <= documented, served - documented
 
 
+def test_the_openapi_document_says_which_routes_need_the_key(tmp_path: Path) -> None:
+    document = create_app(CatchmentConfig(root=tmp_path / "root", api_key=KEY)).openapi()
+    schemes = document["components"]["securitySchemes"]
+    assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "bearer")]
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            needs_key = path.startswith("/api/") and path != "/api/health"
+            assert bool(operation.get("security")) == needs_key, (method, path)
+
+
 def test_a_malformed_body_without_the_key_is_still_401(guarded: Server) -> None:
     answer = httpx.post(
         f"{guarded.url}/api/ponds/guarded/tide",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.service import Catchment
@@ -36,10 +38,20 @@ def key_refusal(request: Request) -> str | None:
     return None
 
 
-async def require_key(request: Request) -> None:
-    """The key check as a dependency, so OpenAPI documents it; the app's middleware enforces
-    it first, before any body is read. (``async``: a plain function would cost every request
-    a hop to the thread pool.)"""
+#: The key as OpenAPI's bearer scheme; the check itself is ``key_refusal``'s.
+bearer = HTTPBearer(
+    auto_error=False,
+    description="The Catchment's API key, when it was started with one (all of /api but health).",
+)
+
+
+async def require_key(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """The key check as a dependency, so OpenAPI documents the bearer scheme on every route
+    that needs it; the app's middleware enforces it first, before any body is read.
+    (``async``: a plain function would cost every request a hop to the thread pool.)"""
     refusal = key_refusal(request)
     if refusal is not None:
         raise HTTPException(401, refusal, headers={"WWW-Authenticate": "Bearer"})
