@@ -67,6 +67,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         status_requests=pick(args.status_requests, 300, 60),
         pause=args.pause,
         deploy_threads=args.deploy_threads,
+        poll=args.poll,
     )
 
 
@@ -133,6 +134,12 @@ def main() -> int:
     parser.add_argument("--status-requests", type=int, help="/api/status requests timed (300)")
     parser.add_argument("--pause", type=float, default=0.05, help="trivial Ripple seconds")
     parser.add_argument("--deploy-threads", type=int, default=4, help="concurrent deploys")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=0.02,
+        help="seconds between /api/status requests during a generated graph's Pulse (0.02)",
+    )
     parser.add_argument("--deadline", type=float, help="give up after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()

@@ -180,7 +180,10 @@ def pulse(
         f"p50 {ms(fig.median(hops))}  p99 {ms(fig.percentile(hops, 99))}",
     )
     status_p99 = fig.percentile(watch.latencies, 99)
-    label = f"/api/status p99 during the Pulse ({len(watch.latencies)} requests)"
+    label = (
+        f"/api/status p99 during the Pulse ({len(watch.latencies)} requests, "
+        f"{settings.poll * 1000:g} ms apart)"
+    )
     if part == "layered":
         report.figure(label, ms(status_p99), "< 50 ms", status_p99 < 0.050)
     else:

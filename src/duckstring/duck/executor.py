@@ -50,6 +50,7 @@ from duckstring.duck.records import (
     reshaped_in_flight,
 )
 from duckstring.duck.registry import open_registry
+from duckstring.duck.registry import prepared as registry_prepared
 from duckstring.duck.versions import VersionCode, load_version
 from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
 from duckstring.engine.pond import FORCE
@@ -112,11 +113,12 @@ class Executor:
         self.expect = expect
         layout.line(pond, major).mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(layout.ledger(pond, major))
+        fresh_instance = not registry_prepared()
         self.con = open_registry(layout.registry(pond, major))
         self.swap_lock = swap_lock_for(self.con)
         self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
         self.queue: SimpleQueue[Any] = SimpleQueue()
-        self.lane = Lane(self.con, layout.data(pond, major), self.queue.put)
+        self.lane = Lane(self.con, layout.data(pond, major), self.queue.put, warm=fresh_instance)
         self.codes: dict[str, VersionCode] = {}
         self.graph: RippleGraph | None = None
         self.graph_seq = -1

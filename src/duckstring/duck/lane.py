@@ -32,15 +32,19 @@ class Lane:
         con: duckdb.DuckDBPyConnection,
         data_dir: Path,
         deliver: Callable[[RunsEnded], None],
+        *,
+        warm: bool = True,
     ) -> None:
         self.con = con
         self.data_dir = data_dir
         self.deliver = deliver
         self.pending = 0
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lane")
-        # DuckDB binds its catalog functions on first use (~15 ms): pay that on the lane's
-        # thread while the Duck starts, not between a run's last Ripple and its report.
-        self._thread.submit(self._warm)
+        # The thread starts now, not between a run's last Ripple and its report. With
+        # ``warm``, it first lists the tables: a new DuckDB instance binds its catalog
+        # functions on first use (~15 ms). One the forkserver prepared did that before the
+        # fork (duckstring.duck.registry), and a Duck forked from it skips the listing.
+        self._thread.submit(self._warm if warm else _nothing)
 
     def complete(self, ending: RunsEnded) -> None:
         """Export, then hand back ``ending`` (or, if the export fails, a failed one)."""
@@ -76,3 +80,7 @@ class Lane:
                 traceback="".join(traceback.format_exception(error)),
             )
         self.deliver(ending)
+
+
+def _nothing() -> None:
+    pass
