@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging
+from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging, swap_lock_for
 from duckstring.pond.pins import Pins
 from generations import publish_generation
 
@@ -326,3 +326,16 @@ def test_pins_explain_names_each_pinned_descriptor_by_its_path(tmp_path: Path) -
     )
     pins.release()
     assert pins.explain(a) == a
+
+
+def test_a_database_file_has_one_swap_lock_however_it_is_named(tmp_path: Path) -> None:
+    """A Duck names its working database's file; a Pond handle asks the catalog. Both must get
+    the same lock, or two swaps into one file could interleave."""
+    (tmp_path / "sub").mkdir()
+    con = duckdb.connect(str(tmp_path / "registry.duckdb"))
+    try:
+        by_catalog = swap_lock_for(con)
+        assert swap_lock_for(con, tmp_path / "sub" / ".." / "registry.duckdb") is by_catalog
+        assert swap_lock_for(con, tmp_path / "other.duckdb") is not by_catalog
+    finally:
+        con.close()

@@ -115,7 +115,7 @@ class Executor:
         self.ledger = Ledger(layout.ledger(pond, major))
         fresh_instance = not registry_prepared()
         self.con = open_registry(layout.registry(pond, major))
-        self.swap_lock = swap_lock_for(self.con)
+        self.swap_lock = swap_lock_for(self.con, layout.registry(pond, major))
         self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
         self.queue: SimpleQueue[Any] = SimpleQueue()
         self.lane = Lane(self.con, layout.data(pond, major), self.queue.put, warm=fresh_instance)
