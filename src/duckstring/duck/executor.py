@@ -113,9 +113,11 @@ class Executor:
         self.expect = expect
         layout.line(pond, major).mkdir(parents=True, exist_ok=True)
         self.ledger = Ledger(layout.ledger(pond, major))
+        registry_path = layout.registry(pond, major)
+        # Asked before open_registry takes the instance the forkserver prepared, if any.
         fresh_instance = not registry_prepared()
-        self.con = open_registry(layout.registry(pond, major))
-        self.swap_lock = swap_lock_for(self.con, layout.registry(pond, major))
+        self.con = open_registry(registry_path)
+        self.swap_lock = swap_lock_for(self.con, registry_path)
         self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
         self.queue: SimpleQueue[Any] = SimpleQueue()
         self.lane = Lane(self.con, layout.data(pond, major), self.queue.put, warm=fresh_instance)
