@@ -143,6 +143,8 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, help="give up after this many seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    if args.poll < 0:
+        parser.error(f"--poll must be 0 or more seconds, not {args.poll:g}")
     settings = settings_from(args)
     parts = parse_parts(args.only) or set(PARTS)
     parts -= parse_parts(args.skip)

@@ -347,6 +347,23 @@ def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
         assert duck.join() == 0
 
 
+def test_the_duck_dials_its_catchment_directly_whatever_proxies_are_set(
+    catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy set for the machine's other traffic must not stand between a Duck and the
+    Catchment it was started by (here one that is not there at all)."""
+    for variable in ("ALL_PROXY", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    client = CatchmentClient(catchment.url, NAME, 1, "d1")
+    try:
+        client.send(b'{"events":[]}')
+    finally:
+        client.close()
+    assert catchment.batches == [[]]
+
+
 def test_trouble_below_http_is_retried_like_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
     """A poller or sender thread that died of an error it did not expect would leave its Duck
     deaf or mute; the client turns any failure to reach the Catchment into Unreachable."""
