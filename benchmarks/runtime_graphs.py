@@ -205,7 +205,8 @@ def memory_lines(report: Report, sampler: MemorySampler) -> None:
         sampler.peak_pss < 1024 * 1024,
     )
     report.line(
-        f"  the same as a sum of RSS ({sampler.samples} samples, every 0.1 s)",
+        f"  the same as a sum of RSS ({sampler.samples} samples, ≥ {sampler.interval:g} s apart "
+        f"and within {sampler.budget:.0%} of a core: {sec(sampler.cpu)} of CPU)",
         mib(sampler.peak_rss),
     )
     ducks = [v for k, v in sampler.per_process.items() if k.startswith("duck ")]

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,10 +199,11 @@ class CatchmentProcess:
                 self.seen.setdefault(pid, ticks)
         return found
 
-    def duck_pids(self) -> dict[int, str]:
-        """Live Duck processes by PID, named by the line whose ``duck.lock`` they hold."""
+    def duck_pids(self, alive: Iterable[int] | None = None) -> dict[int, str]:
+        """Live Duck processes by PID, named by the line whose ``duck.lock`` they hold
+        (``alive``: the descendants, when the caller has just listed them)."""
         layout = RootLayout(self.root)
-        alive = set(self.descendants())
+        alive = set(self.descendants() if alive is None else alive)
         ducks: dict[int, str] = {}
         if not layout.ponds.is_dir():
             return ducks

@@ -166,8 +166,9 @@ def wait_settled(client: httpx.Client, timeout: float) -> bool:
 def labelled_processes(server: CatchmentProcess) -> dict[int, str]:
     """The server and every descendant, by PID, with a label saying what it is."""
     labels = {server.pid: "server"}
-    ducks = server.duck_pids()
-    for pid in server.descendants():
+    alive = server.descendants()
+    ducks = server.duck_pids(alive)
+    for pid in alive:
         if pid in ducks:
             labels[pid] = f"duck {ducks[pid]}"
             continue
@@ -187,19 +188,30 @@ def labelled_processes(server: CatchmentProcess) -> dict[int, str]:
 
 
 class Sampler(threading.Thread):
-    """Calls :meth:`sample` every ``interval`` seconds until stopped (and once more at the end)."""
+    """Calls :meth:`sample` every ``interval`` seconds until stopped (and once more at the end).
 
-    def __init__(self, interval: float) -> None:
+    A sample costs this process CPU that the Catchment and its Ducks would otherwise get, and
+    reading /proc for fifty Ducks takes ~0.1 s of it: so the wait after each sample is also at
+    least what keeps the sampler within ``budget`` of one core (its thread's CPU time over the
+    sample and the wait). ``cpu`` is what its samples cost in all.
+    """
+
+    def __init__(self, interval: float, budget: float = 0.05) -> None:
         super().__init__(name=type(self).__name__, daemon=True)
         self.interval = interval
+        self.budget = budget
         self.stopped = threading.Event()
         self.samples = 0
+        self.cpu = 0.0
 
     def run(self) -> None:
         while not self.stopped.is_set():
+            started = time.thread_time()
             self.sample()
+            cost = time.thread_time() - started
+            self.cpu += cost
             self.samples += 1
-            self.stopped.wait(self.interval)
+            self.stopped.wait(max(self.interval, cost / self.budget - cost))
 
     def sample(self) -> None:
         raise NotImplementedError
