@@ -70,6 +70,10 @@ SPARES = textwrap.dedent(
     duck = launcher.bind("p@1", "p", 1)
     print("bound the first spare:", duck.pid == spares[0], launcher.spare_pids() == spares[1:])
     print("registered:", launcher.ducks["p@1"] is duck)
+    # The Launcher reaps its Ducks itself: left on multiprocessing's list of children, every
+    # new Duck's start would poll all of them first.
+    import multiprocessing
+    print("multiprocessing's children:", multiprocessing.active_children())
     duck.process.join(60)
     print("it ran the line and stopped:", duck.process.exitcode)
     lock = RootLayout(root).duck_lock("p", 1).read_text().split()
@@ -102,6 +106,7 @@ def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: 
         "forked: 2 then 0",
         "bound the first spare: True True",
         "registered: True",
+        "multiprocessing's children: []",
         "it ran the line and stopped: 0",
         "it held the line's lock: True",
         "a dead spare is passed over: None []",

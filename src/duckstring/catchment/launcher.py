@@ -73,6 +73,22 @@ def _main_set_aside() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+def _forget_child(process: BaseProcess) -> None:
+    """Take a started Duck off multiprocessing's own list of children.
+
+    ``Process.start`` first polls every child on that list to drop the ones that ended, so
+    with two hundred Ducks alive each new one cost the Catchment ~3 ms instead of ~0.4 ms, in
+    the middle of the bursts when Ducks start. The Launcher watches and reaps its Ducks
+    itself (their sentinels), and nothing in the Catchment asks multiprocessing for its
+    children; off the list, a Catchment that exits without stopping its Ducks also does not
+    wait for them at exit (they dial back in to the next one). ``join``, ``is_alive`` and
+    ``close`` work as before. The list is private: where it is missing, nothing changes.
+    """
+    children = getattr(multiprocessing.process, "_children", None)
+    if isinstance(children, set):
+        children.discard(process)
+
+
 def _duck_entry(config: Any, niceness: int) -> None:
     """Runs in the forked child: its own process group, a lower CPU priority than the
     Catchment (which must answer the API and dispatch whatever the Ducks are doing), then the
@@ -315,6 +331,7 @@ class Launcher:
             raise LauncherClosed(f"the Catchment is stopping; {refused}")
         with _main_set_aside():
             process.start()
+        _forget_child(process)
 
     def _discard(self, spare: _Spare) -> None:
         spare.channel.close()
