@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+from duckstring.duck.ledger import _MIGRATIONS
 from e2e.projects import COPY_OF, COUNTER, RAISES, write_pond
 from e2e.server import Server, status_of
 
@@ -109,6 +111,10 @@ def test_two_majors_run_side_by_side_and_a_cycle_is_rejected(
         assert status_of(client, "source@2")["runs_completed"] >= 1
         assert (server.root / "ponds" / "source" / "m2" / "data" / "numbers.parquet").exists()
         assert not (server.root / "ponds" / "source" / "m1" / "data").exists()
+        # The deploy made the ledger of a line that never ran, so a first run does not wait.
+        with sqlite3.connect(server.root / "ponds" / "source" / "m1" / "pond.db") as ledger:
+            assert ledger.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
+            assert ledger.execute("SELECT count(*) FROM runs").fetchone() == (0,)
         assert client.get("/ponds/source/budget", params={"major": 1}).status_code == 200
         assert client.post("/ponds/source/tap", params={"version": "1.0.0"}).status_code == 422
         assert client.post("/ponds/nothing/tap").status_code == 404

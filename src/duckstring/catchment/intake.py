@@ -9,6 +9,8 @@
   never runs inside the Catchment.
 - :func:`deploy_version` stages, discovers in the staging folder, and swaps only on success, so a
   broken redeploy never replaces a working version.
+- :func:`prepare_line` makes a newly deployed line's ledger, so its first run does not wait
+  for it.
 
 Errors are :class:`IntakeError` (HTTP 422) or :class:`PayloadTooLarge` (413); each has
 ``status``.
@@ -41,6 +43,7 @@ from duckstring.catchment.upload import (
     UploadLimits,
     read_zip,
 )
+from duckstring.duck.ledger import Ledger
 from duckstring.layout import RootLayout
 from duckstring.pond.export import fsync_dir
 from duckstring.pond.manifest import MANIFEST_FILE, Manifest, ManifestError, load_manifest
@@ -59,6 +62,7 @@ __all__ = [
     "deploy_version",
     "discover",
     "discover_folder",
+    "prepare_line",
     "read_git",
     "read_upload",
     "store_version",
@@ -157,6 +161,21 @@ def deploy_version(layout: RootLayout, source: PondSource, timeout: float = 60) 
             stage.folder, source.manifest.ripples, timeout, shown_as=stage.target
         )
         return DeployedVersion(stage.commit(), topology)
+
+
+def prepare_line(layout: RootLayout, name: str, major: int) -> bool:
+    """Make the ledger (``pond.db``) of a line that has none yet; False when it has one.
+
+    Its first Duck would make it otherwise, on the way to its first run: a new SQLite file in
+    WAL mode and its schema take that run ~5 ms, a third of a Duck's start. Opening a ledger
+    makes what is missing and nothing else, so a Duck opening it at the same moment is safe.
+    """
+    path = layout.ledger(name, major)
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Ledger(path).close()
+    return True
 
 
 def discover(

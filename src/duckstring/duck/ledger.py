@@ -13,6 +13,7 @@ events sent.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ class Ledger:
         self.db = sqlite3.connect(
             str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0
         )
-        self.db.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(timeout=10.0)
         # NORMAL in WAL mode survives a process crash (not a power cut), and keeps commits cheap
         # on the dispatch path.
         self.db.execute("PRAGMA synchronous = NORMAL")
@@ -117,19 +118,49 @@ class Ledger:
     def close(self) -> None:
         self.db.close()
 
+    def _use_wal(self, timeout: float) -> None:
+        """Put a new file in WAL mode (a file already in it stays so).
+
+        Switching takes the file exclusively and does not wait for a lock someone else
+        holds, so two connections making the same new ledger at once (the Catchment at
+        deploy, the line's first Duck) can find it locked: then the other one is switching
+        it, and this one waits for that to end like any reader would.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # waits its turn
+            if self.db.execute("PRAGMA journal_mode").fetchone() == ("wal",):
+                return
+            time.sleep(0.001)
+
     def _migrate(self) -> None:
+        version = self._version()
+        while version < len(_MIGRATIONS):
+            with self._transaction():
+                # Read again under the write lock: another process (the Catchment preparing
+                # a new line, or a Duck) may have migrated since.
+                version = self._version()
+                if version < len(_MIGRATIONS):
+                    for statement in _MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
+                    version += 1
+                    self.db.execute(f"PRAGMA user_version = {version}")
+
+    def _version(self) -> int:
         (version,) = self.db.execute("PRAGMA user_version").fetchone()
         if version > len(_MIGRATIONS):
             raise LedgerError(
                 f"{self.path} has schema version {version}; this Duck knows up to "
                 f"{len(_MIGRATIONS)} (was it written by a newer Duckstring?)"
             )
-        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-            with self._transaction():
-                for statement in script.split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {number}")
+        return int(version)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from typing import Any
 
@@ -20,6 +21,8 @@ from duckstring.engine.pond import SourceEdge
 from duckstring.engine.ripples import RippleSpec
 from duckstring.layout import LayoutError
 from duckstring.pond.manifest import Manifest
+
+log = logging.getLogger("duckstring.catchment")
 
 router = APIRouter(tags=["deploy"])
 
@@ -86,7 +89,11 @@ async def deploy(request: Request) -> Deployed:
                 body = DeployGit.model_validate(await request.json())
             except (ValidationError, ValueError) as error:
                 raise HTTPException(422, f"bad deploy request: {error}") from None
-            fields = {"name": body.name, "version": body.version, "type": body.type}
+            fields: dict[str, str | None] = {
+                "name": body.name,
+                "version": body.version,
+                "type": body.type,
+            }
             source = await run_in_threadpool(intake.read_git, body.repo_url, body.git_ref, limits)
         else:
             form = await request.form(max_part_size=limits.max_archive_bytes)
@@ -176,6 +183,10 @@ async def _register(request: Request, source: intake.PondSource) -> Deployed:
         if previous is None:
             shutil.rmtree(folder, ignore_errors=True)
         raise HTTPException(422, str(error)) from None
+    try:
+        await run_in_threadpool(intake.prepare_line, layout, name, major)
+    except Exception as error:  # only a head start: the line's first Duck makes it anyway
+        log.warning("could not prepare the ledger of %s: %s", line, error)
     return Deployed(
         id=line,
         name=name,
