@@ -66,7 +66,10 @@ class JobBoard:
             return []
         if not entry.commands:
             try:
-                await asyncio.wait_for(entry.ready.wait(), timeout=wait)
+                # Not wait_for: on 3.11 it wraps the wait in a task of its own, and a posted
+                # command then takes three turns of the loop to reach this poll instead of one.
+                async with asyncio.timeout(wait):
+                    await entry.ready.wait()
             except TimeoutError:
                 return []
             if self.closing:
