@@ -47,7 +47,7 @@ class JobBoard:
     def withdraw_shutdown(self, line: str) -> bool:
         """Take back an undelivered shutdown (new work arrived); True if there was one."""
         entry = self._line(line)
-        kept = [c for c in entry.commands if not isinstance(c, Shutdown)]
+        kept: list[Command] = [c for c in entry.commands if not isinstance(c, Shutdown)]
         withdrawn = len(kept) != len(entry.commands)
         entry.commands = kept
         if not kept:
