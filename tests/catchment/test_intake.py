@@ -22,10 +22,12 @@ from duckstring.catchment.intake import (
     check_declared,
     deploy_version,
     discover,
+    prepare_line,
     read_git,
     read_upload,
     store_version,
 )
+from duckstring.duck.ledger import RUNNING, Ledger, RunRow
 from duckstring.layout import RootLayout
 
 MiB = 1024 * 1024
@@ -531,3 +533,21 @@ def test_redeploy_without_an_atomic_exchange_falls_back_to_two_renames(
     folder = store_version(layout, read_upload(make_zip({**GOOD, "src/pond.py": changed})))
     assert (folder / "src" / "pond.py").read_text() == changed
     assert sorted(p.name for p in layout.pond("sales").iterdir()) == ["1.2.0"]
+
+
+def test_prepare_line_makes_a_new_ledger_and_never_touches_one_that_exists(tmp_path: Path) -> None:
+    layout = RootLayout(tmp_path)
+    assert prepare_line(layout, "fresh", 1) is True
+    ledger = Ledger(layout.ledger("fresh", 1))
+    try:
+        assert ledger.runs() == []
+        ledger.begin_run(RunRow(1, 10, "1.0.0", "pull", 0, RUNNING), at=20)
+    finally:
+        ledger.close()
+    # A redeploy of the line finds its ledger, with its runs, and leaves it as it is.
+    assert prepare_line(layout, "fresh", 1) is False
+    ledger = Ledger(layout.ledger("fresh", 1))
+    try:
+        assert [run.seq for run in ledger.runs()] == [1]
+    finally:
+        ledger.close()
