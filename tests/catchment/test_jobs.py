@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
+from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from duckstring.catchment.app import create_app
 from duckstring.catchment.jobs import JobBoard
+from duckstring.catchment.service import CatchmentConfig
 from duckstring.duck.protocol import BeginRun, Shutdown
 
 
@@ -43,3 +50,54 @@ def test_a_poll_with_nothing_to_take_answers_empty_after_its_wait() -> None:
 
     empty, taken = asyncio.run(scenario())
     assert empty == [] and taken == [Shutdown(reason="idle")]
+
+
+def begin(seq: int) -> BeginRun:
+    return BeginRun(seq=seq, f=seq, version="1.0.0", kind="pull", immediate_retries=0)
+
+
+def test_a_poll_drops_the_runs_its_duck_already_holds_and_waits_for_new_work() -> None:
+    # A new Duck begins the runs handed to it when it started, then polls: its first poll
+    # names them, and must neither bring them back nor return at once because of them.
+    async def scenario() -> tuple[list[object], list[object], list[object]]:
+        board = JobBoard()
+        board.post("sink@1", begin(1))
+        board.post("sink@1", begin(2))
+        first = await board.take("sink@1", wait=0.01, held={1, 2})
+        board.post("sink@1", begin(3))
+        board.post("sink@1", Shutdown(reason="idle"))
+        second = await board.take("sink@1", wait=5, held={3})
+        board.post("sink@1", begin(4))
+        third = await board.take("sink@1", wait=5, held={1})  # not queued: nothing to drop
+        return first, second, third
+
+    first, second, third = asyncio.run(scenario())
+    assert first == []
+    assert second == [Shutdown(reason="idle")]
+    assert third == [begin(4)]
+
+
+def test_the_jobs_route_reads_the_runs_a_duck_holds(tmp_path: Path) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as entries:
+        entries.writestr("pond.toml", '[pond]\nname = "solo"\nversion = "1.0.0"\n')
+        entries.writestr(
+            "src/pond.py", "from duckstring import ripple\n\n@ripple\ndef a(pond):\n    pass\n"
+        )
+    app = create_app(CatchmentConfig(root=tmp_path / "root"))
+    with TestClient(app) as client:
+        deployed = client.post(
+            "/api/deploy", files={"pond": ("pond.zip", archive.getvalue(), "application/zip")}
+        )
+        assert deployed.status_code == 200, deployed.text
+        board = app.state.catchment.board
+        for seq in (7, 8):
+            board.post("solo@1", begin(seq))
+        answer = client.get("/api/duck/solo/1/jobs", params={"wait": 0, "held": [7, 9]})
+        assert answer.status_code == 200
+        assert [c["seq"] for c in answer.json()["commands"]] == [8]
+        board.post("solo@1", begin(7))
+        answer = client.get("/api/duck/solo/1/jobs", params={"wait": 0})
+        assert [c["seq"] for c in answer.json()["commands"]] == [7]
+        refused = client.get("/api/duck/solo/1/jobs", params={"wait": 0, "held": "x"})
+        assert refused.status_code == 422

@@ -25,6 +25,7 @@ class FakeCatchment:
         self.received: list[str] = []  # every id accepted, replays included
         self.batches: list[list[str]] = []  # the ids of each accepted post, heartbeats too
         self.headers: list[dict[str, str]] = []
+        self.polls: list[dict[str, list[str]]] = []  # the query of every long poll
         self.refusals: list[int] = []  # statuses for the next event posts
         self.refused = 0
         self.waiting = 0  # long polls in progress
@@ -90,8 +91,10 @@ class FakeCatchment:
         url = urlparse(request.path)
         if url.path != self.prefix + "/jobs":
             return self._answer(request, 404, {"detail": "unknown line"})
-        wait = float(parse_qs(url.query).get("wait", ["25"])[0])
+        query = parse_qs(url.query)
+        wait = float(query.get("wait", ["25"])[0])
         with self.cond:
+            self.polls.append(query)
             self.headers.append(dict(request.headers))
             self.waiting += 1
             self.cond.notify_all()

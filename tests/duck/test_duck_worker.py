@@ -335,8 +335,14 @@ def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
     duck = InProcess(config(line, catchment.url, poll_wait=2.0, commands=(begin(1, F1),)))
     try:
         wait_until(lambda: bool(line.calls("a")))  # nothing was offered on the long poll
-        catchment.post(begin(1, F1))  # the poll hands the same run over again
+        catchment.wait_for_poll()
+        # Its first poll names the run it holds (the Catchment drops it from the queue) …
+        assert catchment.polls[0].get("held") == ["1"]
+        # … and a Catchment that hands it over again anyway does not make it run twice.
+        catchment.post(begin(1, F1))
         wait_until(lambda: not catchment.commands)
+        wait_until(lambda: len(catchment.polls) >= 2)
+        assert all("held" not in poll for poll in catchment.polls[1:])  # named once only
         line.release("a")
         catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
         assert len(line.calls("a")) == 1

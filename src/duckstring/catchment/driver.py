@@ -334,7 +334,7 @@ class Driver:
         deployment = self.lines.get(line)
         version = None if deployment is None else deployment.version
         # The runs it is started for travel with it: it begins them without a poll's round
-        # trip (the poll hands them over again, and a Duck takes each run once).
+        # trip. They stay queued until its first poll, which names them to drop them.
         waiting = tuple(c for c in self.board.pending(line) if isinstance(c, BeginRun))
         try:
             spare = self.launcher.bind(line, name, major, version, waiting)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from duckstring.duck.protocol import BeginRun, Shutdown
@@ -59,11 +60,22 @@ class JobBoard:
         entry.commands = []
         entry.ready.clear()
 
-    async def take(self, line: str, wait: float) -> list[Command]:
-        """Every queued command, as soon as there is one, or none after ``wait`` seconds."""
+    async def take(self, line: str, wait: float, *, held: Collection[int] = ()) -> list[Command]:
+        """Every queued command, as soon as there is one, or none after ``wait`` seconds.
+
+        ``held`` are runs the polling Duck already holds (those handed to it when it was
+        started): their ``begin_run`` commands are dropped instead of answered, so a new Duck's
+        first poll waits for new work rather than bring back what it is already running.
+        """
         entry = self._line(line)
         if self.closing:
             return []
+        if held and entry.commands:
+            entry.commands = [
+                c for c in entry.commands if not (isinstance(c, BeginRun) and c.seq in held)
+            ]
+            if not entry.commands:
+                entry.ready.clear()
         if not entry.commands:
             try:
                 # Not wait_for: on 3.11 it wraps the wait in a task of its own, and a posted

@@ -10,7 +10,7 @@ refuses the request (401, 404, 422 …) is :class:`Rejected` (say so, keep the e
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import httpx
 from pydantic import ValidationError
@@ -74,11 +74,15 @@ class CatchmentClient:
     def close(self) -> None:
         self._transport.close()
 
-    def jobs(self) -> list[BeginRun | Shutdown]:
-        """Commands waiting for this Duck: as soon as one exists, or none after the wait."""
-        response = self._request(
-            "GET", "/jobs", params={"duck": self.duck_id, "wait": self.poll_wait}
-        )
+    def jobs(self, held: Sequence[int] = ()) -> list[BeginRun | Shutdown]:
+        """Commands waiting for this Duck: as soon as one exists, or none after the wait.
+
+        ``held``: runs this Duck holds already (handed to it when it started), whose
+        ``begin_run`` the Catchment may drop instead of answering with it."""
+        params: dict[str, str | float | list[int]] = {"duck": self.duck_id, "wait": self.poll_wait}
+        if held:
+            params["held"] = list(held)
+        response = self._request("GET", "/jobs", params=params)
         try:
             return Jobs.model_validate_json(response.content).commands
         except ValidationError as error:
@@ -93,7 +97,7 @@ class CatchmentClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, str | float] | None = None,
+        params: Mapping[str, str | float | list[int]] | None = None,
         content: bytes | None = None,
         headers: list[tuple[str, str]] | None = None,
     ) -> httpx.Response:

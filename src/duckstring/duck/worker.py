@@ -75,8 +75,8 @@ class DuckConfig:
     is the version the Catchment expects the Duck to run first (the line's selected one): its
     code is loaded while the Duck waits for its first command, off the path of the run.
     ``commands`` are the line's commands that were waiting when the Duck was started: it
-    begins them at once instead of waiting for its first poll to return them (the poll hands
-    them over again; the coordinator takes each run once).
+    begins them at once instead of waiting for its first poll to return them (that poll names
+    them, and the Catchment drops them from the line's queue).
     """
 
     root: Path | str
@@ -217,7 +217,13 @@ def _run_locked(
             heartbeat=config.heartbeat,
             hold=config.hold,
         )
-        poller = Poller(client(), executor, name, orphan=config.orphan)
+        poller = Poller(
+            client(),
+            executor,
+            name,
+            orphan=config.orphan,
+            held=tuple(c.seq for c in config.commands),
+        )
         sender.start()
         poller.start()
         code = executor.join()
@@ -245,16 +251,28 @@ def _run_locked(
 
 
 class Poller(threading.Thread):
-    """Long-polls for commands and hands them to the coordinator."""
+    """Long-polls for commands and hands them to the coordinator.
+
+    ``held`` are the runs handed over in the Duck's config. They stay queued at the Catchment
+    until the Duck polls, so the first poll that is answered names them: the Catchment drops
+    them instead of sending them straight back, and that poll waits for new work.
+    """
 
     def __init__(
-        self, client: CatchmentClient, executor: Executor, name: str, *, orphan: float = 120.0
+        self,
+        client: CatchmentClient,
+        executor: Executor,
+        name: str,
+        *,
+        orphan: float = 120.0,
+        held: tuple[int, ...] = (),
     ) -> None:
         super().__init__(name="duck-poller", daemon=True)
         self.client = client
         self.executor = executor
         self.line = name
         self.orphan = orphan
+        self.held = held
         self.stopped = threading.Event()
 
     def stop(self) -> None:
@@ -267,7 +285,7 @@ class Poller(threading.Thread):
         answered = time.monotonic()
         while not self.stopped.is_set():
             try:
-                commands = self.client.jobs()
+                commands = self.client.jobs(self.held)
             except (Unreachable, Rejected) as error:
                 if complaint != str(error):
                     complaint = str(error)
@@ -284,6 +302,7 @@ class Poller(threading.Thread):
                 _say(self.line, "the Catchment answers again")
                 complaint = None
             answered = time.monotonic()
+            self.held = ()
             backoff.reset()
             for command in commands:
                 if self.stopped.is_set():

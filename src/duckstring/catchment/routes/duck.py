@@ -33,12 +33,19 @@ async def jobs(
     major: int,
     duck: Annotated[str | None, Query(description="The polling Duck's id")] = None,
     wait: Annotated[float, Query(ge=0, le=60)] = 25.0,
+    held: Annotated[
+        list[int] | None,
+        Query(
+            description="Runs the Duck already holds (handed to it when it was started): "
+            "their begin_run commands are dropped, not answered"
+        ),
+    ] = None,
 ) -> Jobs:
     """Long poll: answered the moment a command exists, else after ``wait`` seconds."""
     line = _line(request, name, major)
     driver = driver_of(request)
     driver.duck_polled(line)
-    commands = await catchment_of(request).board.take(line, wait)
+    commands = await catchment_of(request).board.take(line, wait, held=set(held or ()))
     driver.duck_polled(line)
     return Jobs(commands=commands)
 
