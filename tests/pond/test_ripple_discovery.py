@@ -1,5 +1,6 @@
 import importlib.machinery
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -360,3 +361,39 @@ def test_imports_on_other_threads_are_undisturbed_by_an_isolated_import(tmp_path
         stop.set()
         thread.join()
     assert lookups and all(lookups), f"{lookups.count(False)} of {len(lookups)} lookups failed"
+
+
+def test_an_isolated_import_writes_no_bytecode_beside_the_module(tmp_path: Path) -> None:
+    """A deployed version's folder stays as uploaded, even where Python writes bytecode: a
+    fresh interpreter without PYTHONDONTWRITEBYTECODE imports a module and its helper."""
+    write_module(tmp_path / "src", "def twice(n):\n    return 2 * n\n", name="helpers.py")
+    path = write_module(
+        tmp_path / "src",
+        """
+        from duckstring import ripple
+        from helpers import twice
+
+        @ripple
+        def a(pond):
+            return twice(1)
+        """,
+    )
+    (tmp_path / "plain.py").write_text("X = 1\n")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from duckstring.pond.topology import discover_ripples
+        assert not sys.dont_write_bytecode
+        discover_ripples({str(path)!r})
+        assert not sys.dont_write_bytecode, "the setting is given back"
+        sys.path.insert(0, {str(tmp_path)!r})
+        import plain  # an ordinary import still writes its bytecode
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "src").iterdir()) == ["helpers.py", "pond.py"]
+    assert (tmp_path / "__pycache__").is_dir()

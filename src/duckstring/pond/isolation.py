@@ -5,6 +5,9 @@ Every import gets a fresh, unique module name, so two Ponds that both keep their
 importable (for sibling helper modules); afterwards that folder leaves ``sys.path`` and every
 module imported from it leaves ``sys.modules``, so the next Pond's ``helpers.py`` is its own.
 Functions keep working after the import because they hold their module globals directly.
+
+No bytecode is written beside the module or its helpers: a deployed version's folder stays as
+it was uploaded, whoever imports from it and whatever ``PYTHONDONTWRITEBYTECODE`` says.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def import_isolated(path: Path | str) -> ModuleType:
         # walks the list it started with, and would skip an entry if one were removed under it.
         sys.path = [str(folder), *sys.path]
         _forget_listings(folder)
+        writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
         try:
             spec = importlib.util.spec_from_file_location(module_name, path)
             if spec is None or spec.loader is None:
@@ -75,6 +79,7 @@ def import_isolated(path: Path | str) -> ModuleType:
                 del sys.modules[module_name]
                 raise ModuleImportError(path, error) from error
         finally:
+            sys.dont_write_bytecode = writes_bytecode
             kept = list(sys.path)
             if str(folder) in kept:
                 kept.remove(str(folder))
