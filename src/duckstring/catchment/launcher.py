@@ -40,8 +40,7 @@ IDLE_DUCK_BYTES = 25 * 1024 * 1024
 #: the DuckDB instance every Duck attaches its working database to.
 PRELOAD = [
     "duckdb",
-    "httpx",
-    "httpcore",
+    "http.client",
     "encodings.idna",
     "duckstring.duck.worker",
     "duckstring.catchment.launcher",
