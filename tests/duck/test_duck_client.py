@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import select
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 
 from duckstring.duck.client import CatchmentClient, Rejected, Unreachable
 
@@ -23,12 +26,14 @@ class Wire:
     answer), or a status code (answered, the connection kept).
     """
 
-    def __init__(self, plan: list[str | int]) -> None:
+    def __init__(self, plan: list[str | int], tls: ssl.SSLContext | None = None) -> None:
         self.plan = list(plan)
         self.requests: list[tuple[int, str]] = []  # (connection number, request line)
         self.connections = 0
+        self.tls = tls
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        port = self.listener.getsockname()[1]
+        self.url = f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -47,6 +52,12 @@ class Wire:
             ).start()
 
     def _talk(self, connection: socket.socket, number: int) -> None:
+        if self.tls is not None:
+            try:
+                connection = self.tls.wrap_socket(connection, server_side=True)
+            except (ssl.SSLError, OSError):
+                connection.close()  # the client did not trust us
+                return
         reader = connection.makefile("rb")
         with connection, reader:
             while True:
@@ -177,3 +188,29 @@ def test_a_url_that_cannot_be_dialled_is_an_outage(url: str) -> None:
             client.send(b"{}")
     finally:
         client.close()
+
+
+def test_an_https_catchment_is_checked_against_the_certificates_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    server = Wire(["answer", "answer"], tls=server_context)
+    try:
+        untrusted = CatchmentClient(server.url, "sales", 1, "d1")
+        with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.send(b"{}")
+        untrusted.close()
+        bundle = tmp_path / "authority.pem"
+        authority.cert_pem.write_to_path(str(bundle))
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+        trusting = CatchmentClient(server.url, "sales", 1, "d1")
+        try:
+            trusting.send(b"{}")
+            trusting.send(b"{}")
+        finally:
+            trusting.close()
+    finally:
+        server.close()
+    assert [number for number, _ in server.requests] == [2, 2]  # one kept TLS connection

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import select
 import ssl
 from collections.abc import Mapping, Sequence
@@ -44,8 +45,8 @@ class CatchmentClient:
     ``http.client``: every run costs a Duck a long poll and an event post or two, and a request
     through ``httpx`` cost the Duck ~1.1 ms of CPU against ~0.4 ms here (measured against a local
     server), a sixth of a warm run's CPU. Proxies from the environment are not used: a Duck
-    dials its Catchment directly. An ``https`` Catchment is checked against the system's
-    certificate store (``SSL_CERT_FILE`` and ``SSL_CERT_DIR`` apply).
+    dials its Catchment directly. An ``https`` Catchment is checked as ``httpx`` would check it:
+    against ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when set, else certifi's bundle.
 
     A kept connection that the Catchment has closed meanwhile (it closes idle ones after a few
     seconds) is replaced before it is used, and a request it loses on the way is sent once more
@@ -146,7 +147,7 @@ class CatchmentClient:
             raise ValueError(f"not an http(s) URL: {self._url!r}")
         if parts.scheme == "https":
             if self._tls is None:
-                self._tls = ssl.create_default_context()
+                self._tls = _tls_context()
             connection = http.client.HTTPSConnection(
                 parts.hostname, parts.port, timeout=CONNECT_SECONDS, context=self._tls
             )
@@ -162,6 +163,18 @@ class CatchmentClient:
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificates named by ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` when either is set (OpenSSL
+    reads them itself), else certifi's bundle, else the system's store."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context()
+    try:
+        import certifi
+    except ImportError:
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _detail(body: bytes) -> str:
