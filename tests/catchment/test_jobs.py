@@ -101,3 +101,15 @@ def test_the_jobs_route_reads_the_runs_a_duck_holds(tmp_path: Path) -> None:
         assert [c["seq"] for c in answer.json()["commands"]] == [7]
         refused = client.get("/api/duck/solo/1/jobs", params={"wait": 0, "held": "x"})
         assert refused.status_code == 422
+
+
+def test_a_run_that_ended_is_taken_back_from_the_queue() -> None:
+    async def scenario() -> list[object]:
+        board = JobBoard()
+        board.withdraw_run("sink@1", 1)  # nothing queued for the line yet: nothing happens
+        board.post("sink@1", begin(1))
+        board.post("sink@1", begin(2))
+        board.withdraw_run("sink@1", 1)
+        return await board.take("sink@1", wait=5)
+
+    assert asyncio.run(scenario()) == [begin(2)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
 from duckstring.duck.ledger import _MIGRATIONS
 from e2e.projects import COPY_OF, COUNTER, RAISES, write_pond
-from e2e.server import Server, status_of
+from e2e.server import Server, duck_pids, status_of
 
 
 def deploy(server: Server, project: Path) -> None:
@@ -131,3 +133,49 @@ def test_two_majors_run_side_by_side_and_a_cycle_is_rejected(
     with server.client() as client:
         assert client.get("/ponds/source/versions/2.1.0").status_code == 404
         assert status_of(client, "source@2")["version"] == "2.0.0"
+
+
+def test_a_run_whose_duck_died_before_taking_it_is_not_begun_by_the_next(
+    server: Server, tmp_path: Path
+) -> None:
+    """The Duck is killed while it imports the Pond's module, before it began its run or
+    polled: the run fails, and no later Duck begins it (only the next run is begun)."""
+    slow = tmp_path / "slow-import"
+    body = f"""
+    import time
+    from pathlib import Path
+
+    if Path({str(slow)!r}).exists():
+        time.sleep(5)
+
+
+    @ripple
+    def step(pond):
+        pond.write_table("t", pond.con.sql("SELECT 1 AS n"))
+    """
+    server.connect_cli()
+    deploy(server, write_pond(tmp_path, "slow", body, kind="inlet"))
+    slow.touch()
+    with server.client() as client:
+        assert client.post("/ponds/slow/pulse").json() == {"ok": True}
+        pids = server.wait_for(
+            lambda c: duck_pids(server.root).get("slow"), what="the Duck to take its line"
+        )
+        os.kill(pids[0], signal.SIGKILL)
+        server.wait_for(
+            lambda c: status_of(c, "slow@1")["status"] == "failed", what="the run to fail"
+        )
+        slow.unlink()
+        assert client.post("/ponds/slow/clear").json() == {"ok": True}
+        assert client.post("/ponds/slow/pulse").json() == {"ok": True}
+        server.wait_for(
+            lambda c: status_of(c, "slow@1")["runs_completed"] == 1, what="the next run"
+        )
+        runs = client.get("/runs", params={"pond": "slow", "lineage": False}).json()["runs"]
+    assert sorted((r["seq"], r["status"]) for r in runs) == [(1, "failed"), (2, "success")]
+    ledger = sqlite3.connect(server.root / "ponds" / "slow" / "m1" / "pond.db")
+    try:
+        begun = [seq for (seq,) in ledger.execute("SELECT seq FROM runs ORDER BY seq")]
+    finally:
+        ledger.close()
+    assert begun == [2]

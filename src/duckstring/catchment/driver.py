@@ -98,6 +98,9 @@ class Driver:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._begun: list[RunBegan] = []
         self._stops: list[str] = []
+        #: Runs that ended in the last transaction, (line, seq): a begin_run of theirs still
+        #: queued for a Duck is taken back.
+        self._ended: list[tuple[str, int]] = []
         #: When each line's Duck last spoke (monotonic seconds), for silence detection.
         self.last_seen: dict[str, float] = {}
         #: How many Ducks may wait, started ahead of their line's first run, at once.
@@ -218,6 +221,7 @@ class Driver:
     def _rebuild(self) -> None:
         self._begun.clear()
         self._stops.clear()
+        self._ended.clear()
         now = self.clock.now()
         with self.store.transaction():
             self.engine = restore(self.store.load_engine_rows(), now)
@@ -247,9 +251,11 @@ class Driver:
                 store.run_finished(
                     effect.pond, effect.seq, "failed", effect.at, effect.error, effect.traceback
                 )
+                self._ended.append((effect.pond, effect.seq))
             elif isinstance(effect, RunKilled):
                 store.run_finished(effect.pond, effect.seq, "killed", effect.at, "killed")
                 store.fail_running_attempts(effect.pond, now, "killed")
+                self._ended.append((effect.pond, effect.seq))
             elif isinstance(effect, StopWorker):
                 self._stops.append(effect.pond)
 
@@ -259,6 +265,11 @@ class Driver:
         for line in stops:
             self.board.clear(line)
             self.launcher.kill(line)
+        # A run that failed before its Duck took it (the Duck died first) must not be begun by
+        # the next Duck.
+        ended, self._ended = self._ended, []
+        for line, seq in ended:
+            self.board.withdraw_run(line, seq)
         begun, self._begun = self._begun, []
         for run in begun:
             self._dispatch(run)

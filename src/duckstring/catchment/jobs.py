@@ -55,6 +55,12 @@ class JobBoard:
             entry.ready.clear()
         return withdrawn
 
+    def withdraw_run(self, line: str, seq: int) -> None:
+        """Take back run ``seq``'s undelivered ``begin_run`` (the run ended without it)."""
+        entry = self._lines.get(line)
+        if entry is not None:
+            _drop_runs(entry, (seq,))
+
     def clear(self, line: str) -> None:
         entry = self._line(line)
         entry.commands = []
@@ -70,12 +76,8 @@ class JobBoard:
         entry = self._line(line)
         if self.closing:
             return []
-        if held and entry.commands:
-            entry.commands = [
-                c for c in entry.commands if not (isinstance(c, BeginRun) and c.seq in held)
-            ]
-            if not entry.commands:
-                entry.ready.clear()
+        if held:
+            _drop_runs(entry, held)
         if not entry.commands:
             try:
                 # Not wait_for: on 3.11 it wraps the wait in a task of its own, and a posted
@@ -89,3 +91,13 @@ class JobBoard:
         commands, entry.commands = entry.commands, []
         entry.ready.clear()
         return commands
+
+
+def _drop_runs(entry: _Line, seqs: Collection[int]) -> None:
+    """Take the ``begin_run`` commands of runs ``seqs`` off a line's queue."""
+    if entry.commands:
+        entry.commands = [
+            c for c in entry.commands if not (isinstance(c, BeginRun) and c.seq in seqs)
+        ]
+        if not entry.commands:
+            entry.ready.clear()
