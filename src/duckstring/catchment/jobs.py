@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from duckstring.duck.protocol import BeginRun, Shutdown
@@ -47,19 +47,13 @@ class JobBoard:
 
     def withdraw_shutdown(self, line: str) -> bool:
         """Take back an undelivered shutdown (new work arrived); True if there was one."""
-        entry = self._line(line)
-        kept: list[Command] = [c for c in entry.commands if not isinstance(c, Shutdown)]
-        withdrawn = len(kept) != len(entry.commands)
-        entry.commands = kept
-        if not kept:
-            entry.ready.clear()
-        return withdrawn
+        return _drop(self._line(line), lambda c: isinstance(c, Shutdown))
 
     def withdraw_run(self, line: str, seq: int) -> None:
         """Take back run ``seq``'s undelivered ``begin_run`` (the run ended without it)."""
         entry = self._lines.get(line)
         if entry is not None:
-            _drop_runs(entry, (seq,))
+            _drop(entry, lambda c: isinstance(c, BeginRun) and c.seq == seq)
 
     def clear(self, line: str) -> None:
         entry = self._line(line)
@@ -77,7 +71,7 @@ class JobBoard:
         if self.closing:
             return []
         if held:
-            _drop_runs(entry, held)
+            _drop(entry, lambda c: isinstance(c, BeginRun) and c.seq in held)
         if not entry.commands:
             try:
                 # Not wait_for: on 3.11 it wraps the wait in a task of its own, and a posted
@@ -93,11 +87,11 @@ class JobBoard:
         return commands
 
 
-def _drop_runs(entry: _Line, seqs: Collection[int]) -> None:
-    """Take the ``begin_run`` commands of runs ``seqs`` off a line's queue."""
-    if entry.commands:
-        entry.commands = [
-            c for c in entry.commands if not (isinstance(c, BeginRun) and c.seq in seqs)
-        ]
-        if not entry.commands:
-            entry.ready.clear()
+def _drop(entry: _Line, unwanted: Callable[[Command], bool]) -> bool:
+    """Take the ``unwanted`` commands off a line's queue; True if there were any."""
+    kept = [c for c in entry.commands if not unwanted(c)]
+    dropped = len(kept) != len(entry.commands)
+    entry.commands = kept
+    if not kept:
+        entry.ready.clear()
+    return dropped

@@ -15,7 +15,7 @@ import os
 import select
 import ssl
 from collections.abc import Mapping, Sequence
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from pydantic import ValidationError
 
@@ -71,9 +71,10 @@ class CatchmentClient:
         # cannot be dialled fails each request, like a Catchment that does not answer.
         self._url = url
         try:
-            base = urlsplit(url).path.rstrip("/")
+            self._parts: SplitResult | None = urlsplit(url)
         except ValueError:
-            base = ""
+            self._parts = None
+        base = "" if self._parts is None else self._parts.path.rstrip("/")
         self._prefix = f"{base}/api/duck/{quote(pond, safe='')}/{major}"
         all_headers = {**(headers or {}), DUCK_HEADER: duck_id}
         if api_key:
@@ -142,8 +143,8 @@ class CatchmentClient:
             if not between.poll(0):  # nothing to read between requests: it is still open
                 return connection, True
             self.close()  # closed by the Catchment (or talking out of turn)
-        parts = urlsplit(self._url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = self._parts
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {self._url!r}")
         if parts.scheme == "https":
             if self._tls is None:
