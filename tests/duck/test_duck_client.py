@@ -16,6 +16,8 @@ import trustme
 
 from duckstring.duck.client import CatchmentClient, Rejected, Unreachable
 
+Step = str | int | tuple[int, str]
+
 
 class Wire:
     """An HTTP/1.1 server that does what it is told with each request, on a raw socket.
@@ -23,10 +25,11 @@ class Wire:
     ``plan`` holds one step per request, in order: ``"answer"`` (200, the connection kept),
     ``"answer-close"`` (200, then the connection closed without a word, as a server does
     with an idle connection), ``"drop"`` (the request read, the connection closed without an
-    answer), or a status code (answered, the connection kept).
+    answer), a status code (answered, the connection kept), or a status code and the body to
+    answer with.
     """
 
-    def __init__(self, plan: list[str | int], tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, plan: list[Step], tls: ssl.SSLContext | None = None) -> None:
         self.plan = list(plan)
         self.requests: list[tuple[int, str]] = []  # (connection number, request line)
         self.connections = 0
@@ -73,8 +76,11 @@ class Wire:
                 step = self.plan.pop(0) if self.plan else "answer"
                 if step == "drop":
                     return
-                status = step if isinstance(step, int) else 200
-                body = json.dumps({"commands": []} if status == 200 else {"detail": "no"})
+                if isinstance(step, tuple):
+                    status, body = step
+                else:
+                    status = step if isinstance(step, int) else 200
+                    body = json.dumps({"commands": []} if status == 200 else {"detail": "no"})
                 connection.sendall(
                     f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
@@ -83,14 +89,14 @@ class Wire:
                     return
 
 
-MakeWire = Callable[[list[str | int]], Wire]
+MakeWire = Callable[[list[Step]], Wire]
 
 
 @pytest.fixture
 def wire() -> Iterator[MakeWire]:
     made: list[Wire] = []
 
-    def make(plan: list[str | int]) -> Wire:
+    def make(plan: list[Step]) -> Wire:
         made.append(Wire(plan))
         return made[-1]
 
@@ -178,6 +184,20 @@ def test_a_catchment_served_under_a_path_keeps_it(wire: MakeWire) -> None:
     finally:
         client.close()
     assert server.requests[0][1].startswith("GET /catchment/api/duck/sales/1/jobs?")
+
+
+def test_answers_the_duck_cannot_read_are_refusals(wire: MakeWire) -> None:
+    server = wire([(200, '{"commands": [{"type": "dance"}]}'), (404, "no such line"), "answer"])
+    client = CatchmentClient(server.url, "sales", 1, "d1")
+    try:
+        with pytest.raises(Rejected, match="HTTP 200: unreadable jobs answer"):
+            client.jobs()
+        with pytest.raises(Rejected, match="HTTP 404: no such line"):
+            client.jobs()
+        assert client.jobs() == []  # the connection is still good
+    finally:
+        client.close()
+    assert [number for number, _ in server.requests] == [1, 1, 1]
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1:9", "not a url", "http://[::1"])
