@@ -4,7 +4,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from duckstring.pond.export import copy_to_parquet, export_tables
+from duckstring.pond.export import copy_to_parquet, export_tables, list_tables
 from duckstring.pond.handle import Pond
 
 
@@ -23,6 +23,23 @@ def test_every_table_is_exported_and_the_folder_mirrors_the_database(tmp_path: P
     assert [(item.name, item.rows) for item in exported] == [("lines", 10), ("tiers", 1)]
     assert sorted(p.name for p in data_dir.iterdir()) == ["lines.parquet", "tiers.parquet"]
     assert duckdb.sql(f"SELECT sum(id) FROM '{data_dir / 'lines.parquet'}'").fetchall() == [(45,)]
+    con.close()
+
+
+def test_only_the_base_tables_of_main_in_the_working_database_are_listed(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "registry.duckdb"))
+    for name in ("zeta", "Alpha", "beta", "__duckstring_staging_1"):
+        con.execute(f'CREATE TABLE "{name}" AS SELECT 1 AS n')
+    con.execute("CREATE VIEW gamma AS SELECT 1 AS n")
+    con.execute("CREATE SCHEMA scratch")
+    con.execute("CREATE TABLE scratch.delta AS SELECT 1 AS n")
+    con.execute("CREATE TEMP TABLE epsilon AS SELECT 1 AS n")
+    con.execute(f"ATTACH '{tmp_path / 'other.duckdb'}' AS other")
+    con.execute("CREATE TABLE other.main.eta AS SELECT 1 AS n")
+
+    assert list_tables(con) == ["Alpha", "beta", "zeta"]
+    con.execute("USE other")
+    assert list_tables(con) == ["eta"]
     con.close()
 
 

@@ -38,12 +38,21 @@ def sql_string(text: str) -> str:
 
 
 def list_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The published tables of a working database: base tables of ``main``, sorted."""
+    """The published tables of a working database: base tables of ``main``, sorted.
+
+    Filtered and sorted here rather than in SQL: DuckDB takes about as long to plan a WHERE
+    and an ORDER BY over ``duckdb_tables()`` as to list the tables (~0.7 ms of ~1.5), and a
+    Duck lists them on every export.
+    """
     rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND NOT temporary ORDER BY table_name"
+        "SELECT database_name = current_database(), schema_name, table_name, temporary "
+        "FROM duckdb_tables()"
     ).fetchall()
-    return [row[0] for row in rows if not is_internal_table(row[0])]
+    return sorted(
+        name
+        for current, schema, name, temporary in rows
+        if current and schema == "main" and not temporary and not is_internal_table(name)
+    )
 
 
 def copy_to_parquet(
