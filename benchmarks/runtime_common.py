@@ -30,6 +30,8 @@ class Settings:
     deploy_threads: int
     #: Seconds between one /api/status answer and the next request while a Pulse runs.
     poll: float = 0.02
+    #: Seconds between the answers a Pulse's watch decodes (it times every one).
+    read_every: float = 0.1
 
 
 @contextlib.contextmanager

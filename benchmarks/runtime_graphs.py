@@ -101,6 +101,7 @@ def pulse(
         if thread is not None:
             thread.start()
     cpu_before = tree_cpu_seconds(server.pid)
+    watching = time.process_time()
     started = time.time()
     try:
         post(client, f"/ponds/{graph.target}/pulse")
@@ -111,10 +112,12 @@ def pulse(
             timeout=120 + 2 * len(lineage),
             poll=settings.poll,
             lineage=lineage,
+            read_every=settings.read_every,
         )
     finally:
         if sampler is not None:
             sampler.stop()
+    watching = time.process_time() - watching
     report.line(f"-- Pulse {number}")
     if watch.stalled or watch.queued:
         report.problem(
@@ -146,6 +149,11 @@ def pulse(
         "CPU used: Catchment, Ducks (per run)",
         f"{sec(catchment_cpu)}, {sec(ducks_cpu)} "
         f"({ms(catchment_cpu / max(1, len(runs)))}, {ms(ducks_cpu / max(1, len(runs)))})",
+    )
+    report.line(
+        "CPU used by this benchmark while it watched (status, Ducks"
+        + (", memory)" if sampler is not None else ")"),
+        sec(watching),
     )
     target_run = next((r for r in runs if r.line == target and r.status == "success"), None)
     if target_run is not None and target_run.finished is not None:
