@@ -222,12 +222,12 @@ def memory_lines(report: Report, sampler: MemorySampler) -> None:
         if not label.startswith("duck "):
             report.line(f"  {label}, peak", f"RSS {mib(rss)}  PSS {mib(pss)}")
     if ducks:
-        rss = [d[0] for d in ducks]
-        pss = [d[1] for d in ducks]
+        duck_rss = [d[0] for d in ducks]
+        duck_pss = [d[1] for d in ducks]
         report.line(
             f"  each of {len(ducks)} Ducks, peak: median / max",
-            f"RSS {mib(fig.median(rss))} / {mib(max(rss))}  "
-            f"PSS {mib(fig.median(pss))} / {mib(max(pss))}",
+            f"RSS {mib(fig.median(duck_rss))} / {mib(max(duck_rss))}  "
+            f"PSS {mib(fig.median(duck_pss))} / {mib(max(duck_pss))}",
         )
 
 
