@@ -4,6 +4,7 @@ and a failure shows in red."""
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -24,6 +25,13 @@ def slow(pond):
 RED = "\x1b[1;31m"
 
 
+def restore_ctrl_c() -> None:
+    """Give the child the SIGINT a terminal's shell gives it. A command started in the background
+    by a shell without job control (as CI may be) inherits SIGINT ignored, and Python keeps an
+    ignored SIGINT ignored, so Ctrl+C would not reach the view."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn_status(server: Server) -> pexpect.spawn:
     env = server.environment()
     env.update({"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"})
@@ -35,6 +43,7 @@ def spawn_status(server: Server) -> pexpect.spawn:
         encoding="utf-8",
         dimensions=(40, 160),
         timeout=30,
+        preexec_fn=restore_ctrl_c,
     )
 
 
