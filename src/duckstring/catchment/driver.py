@@ -28,7 +28,7 @@ from duckstring.catchment.launcher import (
     Launcher,
     LauncherClosed,
     line_lock_holder,
-    process_memory,
+    read_memories,
 )
 from duckstring.catchment.status import StatusCache
 from duckstring.catchment.store import Store
@@ -586,8 +586,9 @@ class Driver:
 
         Each Duck's memory is measured once while it idles (what DuckDB keeps cached depends
         on the data), only when the idle Ducks might not fit, and only when ``measure`` (no
-        run in flight): a reading costs ~1 ms, taken off the event loop. Until then a Duck not
-        yet measured counts against ``linger_max`` only, so a burst of runs is not slowed."""
+        run in flight): a reading costs ~2 ms, taken off the event loop, and the readings stop
+        as soon as a Duck waits to be forked. Until then a Duck not yet measured counts
+        against ``linger_max`` only, so a burst of runs is not slowed."""
         budget = self.linger_bytes
         if measure and budget is not None and len(idle) * IDLE_DUCK_BYTES * 2 > budget:
             self._measure([line for _, line in idle if line not in self._idle_bytes])
@@ -604,13 +605,14 @@ class Driver:
         return kept
 
     def _measure(self, lines: list[str]) -> None:
-        """Read the memory of these idle Ducks on the spawner thread (it has nothing to fork
-        while no run is in flight), then decide again which may linger."""
+        """Read the memory of these idle Ducks on the spawner thread, giving way to a Duck
+        that waits there to be forked (the rest are read once it is quiet again), then decide
+        again which may linger."""
         pids = {line: duck.pid for line in lines if (duck := self.launcher.ducks.get(line))}
         if self._measuring or not pids or self._loop is None:
             return
         self._measuring = self._on_spawner(
-            lambda: {line: process_memory(pid) for line, pid in pids.items()}, self._measured
+            lambda: read_memories(pids, lambda: bool(self._starting)), self._measured
         )
 
     def _measured(self, done: Future[dict[str, int | None]]) -> None:

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
@@ -172,6 +172,24 @@ def process_memory(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def read_memories(
+    pids: Mapping[str, int], give_way: Callable[[], bool] = lambda: False
+) -> dict[str, int | None]:
+    """The memory of each process in ``pids`` (:func:`process_memory`), read one at a time,
+    stopping early with what was read so far as soon as ``give_way()`` is true.
+
+    A reading costs ~2 ms of CPU for a Duck (the kernel walks its ~350 mappings), and the
+    Catchment reads on the thread that forks Ducks: a hundred idle Ducks read in one go would
+    keep a new Duck waiting ~0.2 s for its fork.
+    """
+    memories: dict[str, int | None] = {}
+    for key, pid in pids.items():
+        if give_way():
+            break
+        memories[key] = process_memory(pid)
+    return memories
 
 
 def _is_zombie(pid: int) -> bool:
