@@ -96,8 +96,8 @@ def _write_tar(layout: RootLayout, out: queue.Queue[bytes | BaseException | None
     try:
         with (
             tempfile.TemporaryDirectory(prefix="duckstring-archive-") as scratch,
-            tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar,
-        ):  # type: ignore[call-overload]
+            tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar,  # type: ignore[call-overload]
+        ):
             for path in archived_files(layout):
                 name = path.relative_to(layout.root).as_posix()
                 if _is_sqlite(path):

@@ -110,7 +110,7 @@ def fetch_source(registration_name: str | None, project: Path, source: str) -> l
                 partial = path.with_suffix(".partial")
                 partial.write_bytes(response.content)
                 partial.replace(path)
-                rows = duckdb.sql(
+                rows = duckdb.execute(
                     f"SELECT count(*) FROM read_parquet({sql_string(str(path))})"
                 ).fetchall()
                 fetched.append(HydratedTable(source, table, int(rows[0][0]), path))

@@ -17,6 +17,8 @@ from duckstring.catchment.routes.common import catchment_of, driver_of, select_l
 
 router = APIRouter(tags=["data"])
 
+_FORMATS: dict[str, queries.Format] = {"csv": "csv", "json": "json", "parquet": "parquet"}
+
 
 def _unlink(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
@@ -42,7 +44,8 @@ async def query(request: Request, body: QueryBody) -> Any:
     """SQL over the Pond line's published tables (bare or ``pond.table`` names)."""
     driver = driver_of(request)
     deployment = select_line(driver, body.pond, body.major, body.version)
-    if body.format not in (None, "csv", "json", "parquet"):
+    fmt = None if body.format is None else _FORMATS.get(body.format)
+    if body.format is not None and fmt is None:
         raise HTTPException(422, "format must be csv, json or parquet")
     if body.sql is None and body.ripple is None:
         raise HTTPException(422, "send sql, or a ripple to preview")
@@ -56,7 +59,7 @@ async def query(request: Request, body: QueryBody) -> Any:
             deployment.major,
             body.sql,
             body.ripple,
-            body.format,
+            fmt,
             queries.QueryLimits(timeout=catchment.config.query_timeout),
         )
     except queries.NoSnapshotError as error:
@@ -72,7 +75,7 @@ async def query(request: Request, body: QueryBody) -> Any:
             filename=filename,
             background=BackgroundTask(_unlink, path),
         )
-    return QueryRows(columns=result.columns, rows=result.rows, truncated=result.truncated)
+    return QueryRows(columns=result.columns, rows=result.rows or [], truncated=result.truncated)
 
 
 @router.get(

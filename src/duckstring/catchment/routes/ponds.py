@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 
@@ -32,8 +32,12 @@ router = APIRouter()
 Major = Annotated[int | None, Query(description="Major line; default: the highest deployed")]
 Version = Annotated[str | None, Query(description="Must be the selected version of its line")]
 
-_NOT_FOUND = {404: {"description": "Unknown Pond, major or version"}}
-_BAD = {422: {"description": "Bad payload, or a version that is not selected"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown Pond, major or version"}
+}
+_BAD: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Bad payload, or a version that is not selected"}
+}
 
 #: The longest span a request may set (a Tide's bound, a window's interval or duration): far
 #: beyond any use, and short enough that the instants the engine derives from it still fit the
