@@ -95,9 +95,15 @@ def code_version() -> str:
     return f"{commit[:90]}{dirty}"
 
 
-def cpu_reference() -> str:
-    """How fast this machine runs Python right now: shared machines vary several-fold within a
-    day, and every figure here moves with it."""
+#: How far the machine's speed may move during a run before the report says its figures are
+#: not comparable with each other (slowest CPU reference / fastest).
+SPEED_DRIFT = 1.25
+
+
+def cpu_reference() -> float:
+    """How fast this machine runs Python right now, in seconds of CPU for 2,000,000 additions
+    (best of 3): shared machines vary several-fold within a day, and every figure here moves
+    with it."""
     best = math.inf
     for _ in range(3):
         started = time.process_time()
@@ -105,7 +111,27 @@ def cpu_reference() -> str:
         for number in range(2_000_000):
             total += number
         best = min(best, time.process_time() - started)
-    return f"2,000,000 Python additions in {best * 1000:.0f} ms of CPU (best of 3)"
+    return best
+
+
+def describe_reference(seconds: float) -> str:
+    return f"2,000,000 Python additions in {seconds * 1000:.0f} ms of CPU (best of 3)"
+
+
+def check_speed(report: Report, references: list[tuple[str, float]]) -> None:
+    """List the machine's speed through the run, and say so when it moved: a part measured
+    while it ran slower is not comparable with one measured at full speed."""
+    report.section("Machine speed through the run")
+    for when, seconds in references:
+        report.line(f"CPU reference {when}", describe_reference(seconds))
+    fastest = min(references, key=lambda item: item[1])
+    slowest = max(references, key=lambda item: item[1])
+    if slowest[1] > fastest[1] * SPEED_DRIFT:
+        report.problem(
+            f"the machine's speed changed during the run: the CPU reference was "
+            f"{fastest[1] * 1000:.0f} ms {fastest[0]} and {slowest[1] * 1000:.0f} ms "
+            f"{slowest[0]}; figures measured while it ran slower are not comparable"
+        )
 
 
 def parse_parts(text: str | None) -> set[str]:
@@ -170,7 +196,8 @@ def main() -> int:
         f"machine: {len(os.sched_getaffinity(0))} CPUs, Python {sys.version.split()[0]}, "
         f"load average {load_average()}"
     )
-    print(f"CPU reference: {cpu_reference()}")
+    references = [("at the start", cpu_reference())]
+    print(f"CPU reference: {describe_reference(references[0][1])}")
     print(f"code: {code_version()}")
     scratch = Path(tempfile.mkdtemp(prefix="duckstring-runtime-"))
     runs: list[tuple[str, Any]] = []
@@ -202,6 +229,7 @@ def main() -> int:
                 traceback.print_exc()
                 report.problem(f"part {name} stopped: {type(error).__name__}: {error}")
                 code = 1
+            references.append((f"after {name}", cpu_reference()))
     except (Overtime, KeyboardInterrupt) as error:
         report.problem(f"the benchmark stopped early: {type(error).__name__}: {error}")
         code = 1
@@ -218,9 +246,9 @@ def main() -> int:
             report.note(f"kept {scratch}")
         else:
             shutil.rmtree(scratch, ignore_errors=True)
+    check_speed(report, references)
     report.summary()
     print(f"\ntook {time.monotonic() - began:.0f} s, load average {load_average()}")
-    print(f"CPU reference at the end: {cpu_reference()}")
     return code
 
 

@@ -29,3 +29,7 @@ def test_the_quick_runtime_benchmark_prints_its_report_and_exits_cleanly() -> No
     assert "Pulse end-to-end / critical path" in out
     assert re.search(r"^  runs +4 success$", out, re.MULTILINE), out
     assert re.search(r"^  processes that outlived the Catchment +0$", out, re.MULTILINE), out
+    # The machine's speed is taken again after each part, so a slowed machine shows.
+    assert "== Machine speed through the run ==" in out, out
+    speed = r"^  CPU reference after demo +2,000,000 Python additions in \d+ ms"
+    assert re.search(speed, out, re.MULTILINE), out
