@@ -117,6 +117,21 @@ def test_the_line_s_own_snapshots_are_readable(lines: Lines, client: httpx.Clien
     assert answer.status_code == 400
 
 
+def test_a_query_in_an_unknown_file_format_is_refused_and_each_known_one_answers(
+    lines: Lines, client: httpx.Client
+) -> None:
+    before = listing(lines.root)
+    for fmt in ("xml", "CSV", ""):
+        answer = client.post("/query", json={"pond": "beta", "sql": "SELECT 1", "format": fmt})
+        assert answer.status_code == 422, (fmt, answer.text)
+        assert "format must be csv, json or parquet" in answer.text
+    assert listing(lines.root) == before
+    for fmt in ("csv", "json", "parquet"):
+        answer = client.post("/query", json={"pond": "beta", "sql": "SELECT 1", "format": fmt})
+        assert answer.status_code == 200, (fmt, answer.text)
+        assert answer.content
+
+
 def test_a_greedy_query_is_stopped_by_the_memory_bound(lines: Lines, client: httpx.Client) -> None:
     sql = "SELECT list(i) FROM range(400000000) t(i)"
     answer = client.post("/query", json={"pond": "beta", "sql": sql}, timeout=120)

@@ -38,7 +38,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 import duckdb
 
@@ -60,6 +60,11 @@ _COPY_OPTIONS: Final = {
     "parquet": "FORMAT parquet",
 }
 PREVIEW_ROWS: Final = 10
+
+
+def as_format(text: str) -> Format | None:
+    """``text`` as a file format a query result can be written in; None if it is not one."""
+    return cast(Format, text) if text in MEDIA_TYPES else None
 
 
 class QueryError(Exception):

@@ -17,8 +17,6 @@ from duckstring.catchment.routes.common import catchment_of, driver_of, select_l
 
 router = APIRouter(tags=["data"])
 
-_FORMATS: dict[str, queries.Format] = {"csv": "csv", "json": "json", "parquet": "parquet"}
-
 
 def _unlink(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
@@ -44,7 +42,7 @@ async def query(request: Request, body: QueryBody) -> Any:
     """SQL over the Pond line's published tables (bare or ``pond.table`` names)."""
     driver = driver_of(request)
     deployment = select_line(driver, body.pond, body.major, body.version)
-    fmt = None if body.format is None else _FORMATS.get(body.format)
+    fmt = None if body.format is None else queries.as_format(body.format)
     if body.format is not None and fmt is None:
         raise HTTPException(422, "format must be csv, json or parquet")
     if body.sql is None and body.ripple is None:
