@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from duckstring.duck.registry import open_registry
+from duckstring.duck.registry import open_registry, release
 from duckstring.pond.export import list_tables
 from scripts import run_script
 
@@ -96,3 +96,60 @@ def test_a_database_made_by_an_earlier_duck_opens_unchanged(tmp_path: Path) -> N
         cursor.close()
     finally:
         con.close()
+
+
+# A forked Duck that spills to disk, then leaves its database as a stopping Duck does: released
+# for the exit, which (as for every forkserver child) is os._exit, so nothing closes it after.
+RELEASED_DUCK = textwrap.dedent(
+    """
+    import json, multiprocessing, os, sys
+    from pathlib import Path
+    from duckstring.catchment.launcher import PRELOAD
+
+    def duck(path, report):
+        from duckstring.duck import registry
+        path = Path(path)
+        con = registry.open_registry(path)
+        con.execute("SET memory_limit = '16MB'")
+        con.execute("SET threads = 1")
+        con.execute(
+            "CREATE TABLE t AS SELECT DISTINCT md5(range::VARCHAR) AS s FROM range(400000)"
+        )
+        spilled = registry.spill_folder(path).is_dir()
+        registry.release(con, path)
+        Path(report).write_text(json.dumps({"spilled": spilled}))
+
+    if __name__ == "__main__":
+        folder = Path(sys.argv[1])
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        process = context.Process(
+            target=duck, args=(str(folder / "registry.duckdb"), str(folder / "seen.json"))
+        )
+        process.start()
+        process.join(60)
+        print(json.dumps(process.exitcode))
+    """
+)
+
+
+def test_a_released_database_is_checkpointed_and_its_spill_folder_removed(tmp_path: Path) -> None:
+    done = run_script(tmp_path, RELEASED_DUCK, str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == 0, done.stderr
+    assert json.loads((tmp_path / "seen.json").read_text()) == {"spilled": True}
+    path = tmp_path / "registry.duckdb"
+    assert not Path(f"{path}.wal").exists(), "left without a checkpoint"
+    assert not Path(f"{path}.tmp").exists(), "the spill folder was left behind"
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (400000,)
+
+
+def test_release_closes_the_connection_when_it_cannot_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "registry.duckdb"
+    con = open_registry(path)
+    con.execute("CREATE TABLE t AS SELECT 1 AS n")
+    con.close()  # a CHECKPOINT on a closed connection fails: release must not raise
+    release(con, path)
+    with duckdb.connect(str(path), read_only=True) as reopened:
+        assert reopened.execute("SELECT n FROM t").fetchall() == [(1,)]

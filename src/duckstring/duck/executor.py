@@ -51,6 +51,7 @@ from duckstring.duck.records import (
 )
 from duckstring.duck.registry import open_registry
 from duckstring.duck.registry import prepared as registry_prepared
+from duckstring.duck.registry import release as release_registry
 from duckstring.duck.versions import VersionCode, load_version
 from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
 from duckstring.engine.pond import FORCE
@@ -234,16 +235,22 @@ class Executor:
         with self._settled:
             return self._settled.wait_for(handled, timeout)
 
-    def close(self) -> bool:
+    def close(self, *, exiting: bool = False) -> bool:
         """Release the pools, the working database and the ledger. True when Ripple functions
-        are still executing (they cannot be interrupted; only the process exit ends them)."""
+        are still executing (they cannot be interrupted; only the process exit ends them).
+
+        With ``exiting`` (the process ends right after), the working database is checkpointed
+        and left for the exit to drop rather than closed (:func:`registry.release`)."""
         with self._counters.lock:
             self._closing = True
             still_running = self._calls > 0
         self.pool.shutdown(wait=not still_running, cancel_futures=True)
         self.lane.close(wait=not still_running)
         if not still_running:
-            self.con.close()
+            if exiting:
+                release_registry(self.con, self.layout.registry(self.pond, self.major))
+            else:
+                self.con.close()
         self.ledger.close()
         return still_running
 

@@ -239,7 +239,9 @@ def _run_locked(
         sender.stop(min(config.flush, TERMINATE_FLUSH_SECONDS) if terminated else config.flush)
     if executor.unrecorded is not None:
         _report_directly(client(), executor.unrecorded)
-    stranded = executor.close()
+    # A Duck that owns its process exits once this returns: its working database is left
+    # checkpointed for the exit to drop, not torn down (registry.release).
+    stranded = executor.close(exiting=owns_process)
     if stranded and owns_process:
         # A Ripple function cannot be interrupted, and its thread would hold the process open:
         # the work it was doing is reported by no one and runs again when re-dispatched.
