@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from duckstring import ripple
-from duckstring.pond.isolation import ModuleImportError, import_isolated
+from duckstring.pond.isolation import ModuleImportError, _added_after, import_isolated
 from duckstring.pond.ripples import RippleError, spec_of
 from duckstring.pond.topology import discover_ripples, discover_topology, validate_topology
 
@@ -88,6 +88,18 @@ def test_two_ponds_with_the_same_module_names_never_collide(tmp_path: Path) -> N
     assert first.get("build").function.__module__ != second.get("build").function.__module__
     assert "helpers" not in sys.modules
     assert str(tmp_path / "a" / "src") not in sys.path
+
+
+def test_the_modules_an_import_added_are_found_from_the_end_of_the_table() -> None:
+    last = next(reversed(sys.modules))
+    assert _added_after(last) == set()
+    sys.modules["_duckstring_test_added"] = sys.modules[__name__]
+    try:
+        assert _added_after(last) == {"_duckstring_test_added"}
+        # When the marker is gone, every name comes back (callers filter by folder).
+        assert _added_after("_duckstring_no_such_module") == set(sys.modules)
+    finally:
+        del sys.modules["_duckstring_test_added"]
 
 
 def test_rediscovery_sees_edited_helper_modules(tmp_path: Path) -> None:
