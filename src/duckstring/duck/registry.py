@@ -119,8 +119,8 @@ def release(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     ~7 ms of CPU and ~1,000 page faults, on every Duck that stops, for memory the exit returns
     anyway. What closing leaves behind is done here instead: the write-ahead log is folded into
     the file (``CHECKPOINT``) and the spill folder is removed. ``con`` is kept referenced, so it
-    is not closed when its last user lets go of it; if the checkpoint fails (a transaction left
-    open), it is closed the usual way.
+    is not closed when its last user lets go of it. If the checkpoint fails, ``con`` is closed
+    the usual way.
     """
     try:
         con.execute("CHECKPOINT")
