@@ -20,7 +20,13 @@ from duckstring.catchment.models import Health
 from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import data, deploy, duck, ponds, runs
 from duckstring.catchment.routes import ui as ui_routes
-from duckstring.catchment.routes.common import catchment_of, key_refusal, require_key
+from duckstring.catchment.routes.common import (
+    catchment_of,
+    key_refusal,
+    require_key,
+    route_path,
+)
+from duckstring.catchment.routes.duck import DuckLane
 from duckstring.catchment.service import Catchment, CatchmentConfig
 
 #: The API's sections, in the order the documentation shows them.
@@ -73,12 +79,11 @@ class Gate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            request = Request(scope)
             if self.catchment.url is None:
-                self.catchment.learn_url(_direct_url(request))
-            path = request.url.path[len(scope.get("root_path", "")) :]
+                self.catchment.learn_url(_direct_url(Request(scope)))
+            path = route_path(scope)  # what the router will match, with or without a prefix
             if path.startswith("/api/") and path != "/api/health":
-                refusal = key_refusal(request)
+                refusal = key_refusal(Request(scope))
                 if refusal is not None:
                     response = JSONResponse(
                         {"detail": refusal},
@@ -115,6 +120,8 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     )
     app.state.catchment = catchment
 
+    # Added last, so it runs first: the key is checked before the worker protocol's lane too.
+    app.add_middleware(DuckLane, catchment=catchment)
     app.add_middleware(Gate, catchment=catchment)
 
     @app.get("/docs", include_in_schema=False)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.service import Catchment
@@ -23,6 +24,16 @@ def driver_of(request: Request) -> Driver:
     if driver is None:
         raise HTTPException(503, "the Catchment is starting")
     return driver
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on: the request's path without the prefix the app is served
+    under (``root_path``), when the server put it there; what the router matches, exactly."""
+    path: str = scope["path"]
+    prefix: str = scope.get("root_path", "")
+    if prefix and path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] in ("/", ""):
+        return path[len(prefix) :]
+    return path
 
 
 def key_refusal(request: Request) -> str | None:
