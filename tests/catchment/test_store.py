@@ -41,6 +41,87 @@ def test_engine_state_round_trips_through_the_database(tmp_path: Path) -> None:
     assert engine_rows(rebuilt) == engine_rows(sim.engine)
 
 
+def waving() -> Simulation:
+    sim = Simulation()
+    sim.deploy("A", {"a": [], "b": ["a"]})
+    sim.deploy("B", sources=["A"])
+    sim.wave("B")
+    sim.run_for(7.5)
+    return sim
+
+
+def stored_rows(store: Store, sim: Simulation) -> object:
+    return engine_rows(restore(store.load_engine_rows(), sim.now))
+
+
+def test_saving_a_pond_rewrites_only_the_tables_whose_rows_changed(tmp_path: Path) -> None:
+    sim = waving()
+    store = Store(tmp_path / "duck.db")
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    statements: list[str] = []
+    store.con.set_trace_callback(statements.append)
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    assert statements == ["BEGIN IMMEDIATE", "COMMIT"]  # nothing changed, nothing written
+    sim.run_for(2.0)
+    statements.clear()
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    touched = {word for sql in statements for word in sql.split() if word.startswith("engine_")}
+    assert "engine_ponds" in touched  # the runs moved on
+    assert not touched & {"engine_sources", "engine_ripple_parents", "engine_windows"}
+    assert stored_rows(store, sim) == engine_rows(sim.engine)
+
+
+def test_rows_of_a_rolled_back_transaction_are_written_again(tmp_path: Path) -> None:
+    sim = waving()
+    store = Store(tmp_path / "duck.db")
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    sim.run_for(2.0)
+    with pytest.raises(RuntimeError), store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+        raise RuntimeError("boom")
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    assert stored_rows(store, sim) == engine_rows(sim.engine)
+
+
+class FailingCommit:
+    """A connection whose next COMMIT rolls back instead and raises, as a full disk would."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+        self.armed = True
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.armed:
+            self.armed = False
+            self.con.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.con, name)
+
+
+def test_after_a_failed_commit_every_pond_is_written_whole(tmp_path: Path) -> None:
+    sim = waving()
+    store = Store(tmp_path / "duck.db")
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    sim.run_for(2.0)
+    real = store.con
+    store.con = FailingCommit(real)  # type: ignore[assignment]
+    with pytest.raises(sqlite3.OperationalError), store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    store.con = real
+    with store.transaction():
+        store.save_ponds(sim.engine, sim.engine.ponds)
+    assert stored_rows(store, sim) == engine_rows(sim.engine)
+
+
 def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
     store = Store(tmp_path / "duck.db")
     with pytest.raises(RuntimeError), store.transaction():
