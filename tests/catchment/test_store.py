@@ -28,46 +28,41 @@ def test_a_database_from_a_newer_duckstring_is_refused(tmp_path: Path) -> None:
         Store(tmp_path / "duck.db")
 
 
-def test_engine_state_round_trips_through_the_database(tmp_path: Path) -> None:
+def saved_waving(tmp_path: Path) -> tuple[Simulation, Store]:
+    """A Wave under way, and a store that holds its state as of now."""
     sim = Simulation()
     sim.deploy("A", {"a": [], "b": ["a"]})
     sim.deploy("B", sources=["A"])
     sim.wave("B")
     sim.run_for(7.5)
     store = Store(tmp_path / "duck.db")
+    save(store, sim)
+    return sim, store
+
+
+def save(store: Store, sim: Simulation) -> None:
     with store.transaction():
         store.save_ponds(sim.engine, sim.engine.ponds)
-    rebuilt = restore(store.load_engine_rows(), sim.now)
-    assert engine_rows(rebuilt) == engine_rows(sim.engine)
-
-
-def waving() -> Simulation:
-    sim = Simulation()
-    sim.deploy("A", {"a": [], "b": ["a"]})
-    sim.deploy("B", sources=["A"])
-    sim.wave("B")
-    sim.run_for(7.5)
-    return sim
 
 
 def stored_rows(store: Store, sim: Simulation) -> object:
     return engine_rows(restore(store.load_engine_rows(), sim.now))
 
 
+def test_engine_state_round_trips_through_the_database(tmp_path: Path) -> None:
+    sim, store = saved_waving(tmp_path)
+    assert stored_rows(store, sim) == engine_rows(sim.engine)
+
+
 def test_saving_a_pond_rewrites_only_the_tables_whose_rows_changed(tmp_path: Path) -> None:
-    sim = waving()
-    store = Store(tmp_path / "duck.db")
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    sim, store = saved_waving(tmp_path)
     statements: list[str] = []
     store.con.set_trace_callback(statements.append)
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    save(store, sim)
     assert statements == ["BEGIN IMMEDIATE", "COMMIT"]  # nothing changed, nothing written
     sim.run_for(2.0)
     statements.clear()
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    save(store, sim)
     touched = {word for sql in statements for word in sql.split() if word.startswith("engine_")}
     assert "engine_ponds" in touched  # the runs moved on
     assert not touched & {"engine_sources", "engine_ripple_parents", "engine_windows"}
@@ -75,16 +70,12 @@ def test_saving_a_pond_rewrites_only_the_tables_whose_rows_changed(tmp_path: Pat
 
 
 def test_rows_of_a_rolled_back_transaction_are_written_again(tmp_path: Path) -> None:
-    sim = waving()
-    store = Store(tmp_path / "duck.db")
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    sim, store = saved_waving(tmp_path)
     sim.run_for(2.0)
     with pytest.raises(RuntimeError), store.transaction():
         store.save_ponds(sim.engine, sim.engine.ponds)
         raise RuntimeError("boom")
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    save(store, sim)
     assert stored_rows(store, sim) == engine_rows(sim.engine)
 
 
@@ -107,18 +98,14 @@ class FailingCommit:
 
 
 def test_after_a_failed_commit_every_pond_is_written_whole(tmp_path: Path) -> None:
-    sim = waving()
-    store = Store(tmp_path / "duck.db")
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    sim, store = saved_waving(tmp_path)
     sim.run_for(2.0)
     real = store.con
     store.con = FailingCommit(real)  # type: ignore[assignment]
-    with pytest.raises(sqlite3.OperationalError), store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    with pytest.raises(sqlite3.OperationalError):
+        save(store, sim)
     store.con = real
-    with store.transaction():
-        store.save_ponds(sim.engine, sim.engine.ponds)
+    save(store, sim)
     assert stored_rows(store, sim) == engine_rows(sim.engine)
 
 
