@@ -35,6 +35,9 @@ router = APIRouter(prefix="/duck", tags=["worker protocol"])
 #: Times, freshness, run numbers and attempts are stored as SQLite's 64-bit integers.
 _INT64 = range(-(2**63), 2**63)
 
+#: How long a poll that does not say waits for a command, in seconds.
+POLL_WAIT = 25.0
+
 
 def out_of_range(events: list[DuckEvent]) -> str | None:
     """Why the batch cannot be stored (None: it can)."""
@@ -77,7 +80,7 @@ async def jobs(
     name: str,
     major: int,
     duck: Annotated[str | None, Query(description="The polling Duck's id")] = None,
-    wait: Annotated[float, Query(ge=0, le=60)] = 25.0,
+    wait: Annotated[float, Query(ge=0, le=60)] = POLL_WAIT,
     held: Annotated[
         list[int] | None,
         Query(
@@ -144,7 +147,7 @@ class DuckLane:
         await self.app(scope, receive, send)
 
     async def _jobs(self, scope: Scope, send: Send, driver: Driver, line: str) -> bool:
-        wait = 25.0
+        wait = POLL_WAIT
         held: set[int] = set()
         for key, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
             if key == "wait":

@@ -135,8 +135,8 @@ class Store:
         """Replace the stored engine rows of the given Ponds with their current state.
 
         Only the tables whose rows differ from what this store last wrote for the Pond are
-        rewritten: most changes (a run beginning or ending) touch a Pond's own row and its
-        Ripples', not its Sources, edges, targets or windows, and deleting and inserting all
+        rewritten: most changes (a run beginning or ending) touch a Pond's own row, its Ripples
+        and its runs, not its Sources, Ripple edges or windows, and deleting and inserting all
         seven tables cost ~0.15 ms a Pond, several times a run. A Pond not written since the
         store opened, or whose last write failed, is written whole.
         """
