@@ -35,8 +35,9 @@ router = APIRouter(prefix="/duck", tags=["worker protocol"])
 #: Times, freshness, run numbers and attempts are stored as SQLite's 64-bit integers.
 _INT64 = range(-(2**63), 2**63)
 
-#: How long a poll that does not say waits for a command, in seconds.
+#: How long a poll that does not say waits for a command, and the longest it may ask, in seconds.
 POLL_WAIT = 25.0
+POLL_WAIT_MAX = 60.0
 
 
 def out_of_range(events: list[DuckEvent]) -> str | None:
@@ -80,7 +81,7 @@ async def jobs(
     name: str,
     major: int,
     duck: Annotated[str | None, Query(description="The polling Duck's id")] = None,
-    wait: Annotated[float, Query(ge=0, le=60)] = POLL_WAIT,
+    wait: Annotated[float, Query(ge=0, le=POLL_WAIT_MAX)] = POLL_WAIT,
     held: Annotated[
         list[int] | None,
         Query(
@@ -151,7 +152,7 @@ class DuckLane:
         held: set[int] = set()
         for key, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
             if key == "wait":
-                if not _SECONDS.fullmatch(value) or float(value) > 60:
+                if not _SECONDS.fullmatch(value) or float(value) > POLL_WAIT_MAX:
                     return False
                 wait = float(value)
             elif key == "held":
