@@ -15,6 +15,7 @@ The class knows nothing of HTTP: tests drive it with :meth:`Executor.submit` and
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -56,7 +57,7 @@ from duckstring.duck.versions import VersionCode, load_version
 from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
 from duckstring.engine.pond import FORCE
 from duckstring.engine.ripples import RetryRipple, RippleGraph
-from duckstring.layout import RootLayout
+from duckstring.layout import LayoutError, RootLayout
 from duckstring.pond.handle import swap_lock_for
 from duckstring.pond.isolation import ModuleImportError, user_traceback
 
@@ -123,6 +124,8 @@ class Executor:
         self.queue: SimpleQueue[Any] = SimpleQueue()
         self.lane = Lane(self.con, layout.data(pond, major), self.queue.put, warm=fresh_instance)
         self.codes: dict[str, VersionCode] = {}
+        #: Identity of each loaded version's folder (inode, mtime) when its code was loaded.
+        self.code_stamps: dict[str, tuple[int, int]] = {}
         self.graph: RippleGraph | None = None
         self.graph_seq = -1
         self.runs: dict[int, RunState] = {}
@@ -383,12 +386,21 @@ class Executor:
         self._check_completion()
 
     def _code(self, version: str) -> VersionCode:
+        """The code of ``version``, loaded again when its folder was replaced since: a redeploy
+        of the same version overwrites it, and the next run must take the shipped fix."""
+        try:
+            info = os.stat(self.layout.version(self.pond, version))
+            stamp: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)
+        except (OSError, LayoutError):
+            stamp = None  # load_version says what is wrong with it
         code = self.codes.get(version)
-        if code is None:
+        if code is None or stamp is None or self.code_stamps.get(version) != stamp:
             code = load_version(
                 self.layout, self.pond, self.major, version, self.con, self.swap_lock
             )
             self.codes[version] = code
+            if stamp is not None:
+                self.code_stamps[version] = stamp
         return code
 
     def _cannot_begin(self, command: BeginRun, error: Exception, now: Micros) -> None:
