@@ -112,7 +112,7 @@ def watch_run(
     """
     watch = Watch()
     deadline = time.monotonic() + timeout
-    generations: dict[str, int] = {}
+    generations: dict[str, object] = {}
     changed = time.monotonic()
     read_at = 0.0
     while time.monotonic() < deadline:
@@ -124,7 +124,16 @@ def watch_run(
         elif sample.document is not None:
             read_at = now + read_every
             states = ponds_by_id(sample.document)
-            now_generations = {line: p["gen"] for line, p in states.items()}
+            # What moves while a line works: runs started and completed, states, Ripples.
+            now_generations = {
+                line: (
+                    p["gen"],
+                    p["runs_completed"],
+                    p["status"],
+                    tuple((r["status"], r["gen"], r["runs_completed"]) for r in p["ripples"]),
+                )
+                for line, p in states.items()
+            }
             if now_generations != generations:
                 generations, changed = now_generations, time.monotonic()
             elif time.monotonic() - changed > stall:

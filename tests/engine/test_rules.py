@@ -1,10 +1,13 @@
 """Control verbs, triggers, windows, faults and deploys of engine.md, one behaviour each."""
 
+import json
+
 import pytest
 
 from duckstring.engine.clock import DAY, HOUR, NEVER, SECOND
 from duckstring.engine.core import CycleError, EngineError
 from duckstring.engine.durations import parse_interval
+from duckstring.engine.rows import engine_rows, restore
 from duckstring.engine.sim import Simulation, always
 from duckstring.engine.windows import WindowOverlapError, WindowRule
 
@@ -103,11 +106,44 @@ def test_force_reruns_every_ripple_at_the_same_freshness_and_no_sink_reruns() ->
     assert sim.events_of("B", "completed")[-1].f == before_f
 
 
-def test_force_on_a_pond_that_never_ran_is_refused() -> None:
+def test_force_on_an_inlet_that_never_ran_starts_one_run_at_now() -> None:
     sim = Simulation()
     sim.deploy("A")
-    with pytest.raises(EngineError, match="never run"):
-        sim.command("force", "A")
+    sim.deploy("B", sources=["A"])
+    sim.run_for(5)
+    sim.command("force", "A")
+    p = sim.engine.pond("A")
+    assert p.start_f == sim.now  # an Inlet mints now
+    sim.settle()
+    assert (sim.began["A"], sim.completed["A"], sim.began["B"]) == (1, 1, 0)
+    assert (p.gen, p.runs_completed) == (1, 1)
+    assert not p.has_pull  # non-propagating, and nothing left held
+
+
+def test_force_on_a_sink_that_never_ran_waits_for_its_source_and_pulls_nothing() -> None:
+    sim = Simulation()
+    sim.deploy("A")
+    sim.deploy("B", sources=["A"])
+    sim.command("force", "B")
+    sim.run_for(30)
+    assert (sim.began["A"], sim.began["B"]) == (0, 0)  # sourceF is NEVER: it waits
+    sim.tap("A")
+    sim.settle()
+    assert (sim.began["A"], sim.began["B"]) == (1, 1)
+    assert sim.engine.pond("B").end_f == sim.engine.pond("A").end_f
+
+
+def test_force_on_a_failed_inlet_that_never_completed_clears_it_and_runs_again() -> None:
+    sim = Simulation(failures={("A", "A"): lambda attempt: attempt == 0})
+    sim.deploy("A")
+    sim.pulse("A")
+    sim.settle()
+    p = sim.engine.pond("A")
+    assert p.is_failed and p.end_f == NEVER
+    sim.command("force", "A")
+    assert not p.is_failed
+    sim.settle()
+    assert (sim.began["A"], sim.completed["A"], p.runs_completed) == (2, 1, 1)
 
 
 def test_sleep_drops_demand_and_trigger_and_upstream_drops_ancestors_too() -> None:
@@ -137,7 +173,7 @@ def test_sleep_keeps_ripple_targets_of_a_started_run_so_it_completes() -> None:
     assert sim.engine.pond("A").end_f == sim.start
 
 
-def test_kill_cancels_the_run_blocks_downstream_and_clear_lets_held_demand_drain() -> None:
+def test_kill_cancels_the_run_blocks_downstream_and_clear_parks_held_demand() -> None:
     sim = Simulation(durations={"A": 1.0, "B": 10.0})
     chain(sim, "A", "B", "C")
     sim.tap("C")
@@ -151,9 +187,14 @@ def test_kill_cancels_the_run_blocks_downstream_and_clear_lets_held_demand_drain
     sim.run_for(60)
     assert sim.began["B"] == 1 and sim.completed["B"] == 0
     sim.command("clear", "B")
-    assert not engine.pond("B").is_killed and not engine.pond("C").blocked
+    c = engine.pond("C")
+    assert not engine.pond("B").is_killed and not c.blocked
+    assert c.has_pull and c.status == "queued"  # blocked Ponds keep their demand ...
     sim.run_for(60)
-    # C's pull from before the kill was held (blocked Ponds keep their demand): it drains now.
+    # ... but clear sends none up and starts nothing: it waits for new demand.
+    assert (sim.began["A"], sim.began["B"], sim.began["C"]) == (2, 1, 0)
+    sim.tap("C")
+    sim.settle()
     assert sim.completed["B"] >= 1 and sim.completed["C"] == 1
 
 
@@ -216,7 +257,7 @@ def test_retry_on_change_recovers_when_the_fix_holds() -> None:
     assert not sim.engine.pond("K").blocked
 
 
-def test_redeploy_clears_a_failure_and_demand_flows_again() -> None:
+def test_redeploy_clears_a_failure_starts_nothing_and_new_demand_flows_again() -> None:
     sim = Simulation(failures={("P", "P"): always})
     sim.deploy("S")
     sim.deploy("P", sources=["S"])
@@ -225,9 +266,40 @@ def test_redeploy_clears_a_failure_and_demand_flows_again() -> None:
     sim.run_for(10)
     assert sim.engine.pond("P").is_failed
     sim.failures.clear()
+    began = dict(sim.began)
     sim.deploy("P", sources=["S"])
+    assert not sim.engine.pond("P").is_failed and not sim.engine.pond("K").blocked
     sim.run_for(10)
-    assert not sim.engine.pond("P").is_failed and sim.completed["K"] >= 1
+    assert dict(sim.began) == began  # deploying never starts a run
+    sim.tap("K")
+    sim.run_for(10)
+    assert sim.completed["P"] >= 1 and sim.completed["K"] >= 2  # the Wave flows again
+
+
+def test_clear_of_a_source_parks_the_sink_until_the_source_publishes() -> None:
+    sim = Simulation(durations={"A": 1.0, "B": 1.0}, failures={("A", "A"): lambda n: n == 0})
+    chain(sim, "A", "B")
+    sim.pulse("B")
+    sim.settle()
+    assert sim.engine.pond("A").is_failed and sim.engine.pond("B").targets
+    sim.command("clear", "A")
+    sim.run_for(30)
+    assert (sim.began["A"], sim.began["B"]) == (1, 0)  # B's target waits, A is not pushed
+    sim.tap("A")  # new demand on A: its run's publish is B's Source advancing
+    sim.settle()
+    assert (sim.completed["A"], sim.completed["B"]) == (1, 1)
+    assert not sim.engine.pond("B").targets
+
+
+def test_a_parked_line_restores_parked_and_starts_nothing_on_restart() -> None:
+    sim = Simulation(failures={("A", "A"): lambda n: n == 0})
+    chain(sim, "A", "B")
+    sim.wave("B")
+    sim.settle()
+    sim.command("clear", "A")
+    restored = restore(json.loads(json.dumps(engine_rows(sim.engine))), sim.now)
+    assert restored.drain() == []  # the restart starts nothing the live engine did not
+    assert restored.pond("A").parked and restored.pond("B").parked
 
 
 def test_blocked_pond_drains_input_its_sources_already_produced() -> None:
@@ -319,13 +391,17 @@ def test_staleness_counts_the_window_delay() -> None:
 # -- deploys --------------------------------------------------------------------------------------
 
 
-def test_a_sink_deployed_before_its_source_waits_and_binds_when_it_appears() -> None:
+def test_a_sink_deployed_before_its_source_binds_when_it_appears_without_running() -> None:
     sim = Simulation()
     sim.deploy("B", sources=["A"])
     sim.wave("B")
     sim.run_for(10)
     assert sim.began["B"] == 0 and sim.engine.pond("B").status == "queued"
     sim.deploy("A")
+    sim.run_for(10)
+    assert sim.began["A"] == 0  # deploying never starts a run, nor sends demand to it
+    assert sim.engine.sinks("A") == [sim.engine.pond("B")]
+    sim.tap("B")
     sim.run_for(10)
     assert sim.completed["A"] >= 1 and sim.completed["B"] >= 1
 

@@ -24,7 +24,9 @@ class TriggerState(BaseModel):
 
 class RippleState(BaseModel):
     name: str
-    status: str = Field(description="running, queued or idle")
+    status: str = Field(description="running (from its Pond Run's dispatch), queued or idle")
+    gen: int = Field(description="Ripple Runs started (an immediate retry counts none)")
+    runs_completed: int = Field(description="Ripple Runs completed")
     has_pull: bool
     target_f: str | None
     start_f: str | None
@@ -38,8 +40,11 @@ class PondState(BaseModel):
     kind: str = Field(description="inlet, pond or outlet")
     version: str
     status: str = Field(description="failed, killed, blocked, running, queued or idle")
-    gen: int = Field(description="Bumped on every change of this line's state")
-    runs_completed: int
+    gen: int = Field(
+        description="Pond Runs started on the line (pull, push, wake, force, retry-on-change); "
+        "runs in flight = gen - runs_completed"
+    )
+    runs_completed: int = Field(description="Pond Runs completed on the line")
     has_pull: bool
     target_f: str | None = Field(description="The oldest push target held")
     start_f: str | None

@@ -3,8 +3,11 @@
 It is built as plain dicts (the shape of :class:`~duckstring.catchment.models.Status`, which
 documents it): validating thousands of nested models on every refresh cost more than building
 them. :class:`StatusCache` serves it as JSON and rebuilds only the Ponds that changed: every
-change of a Pond's state bumps its ``gen``, and staleness (the one field that moves with the
-clock alone) is added on each request.
+change of a Pond's state bumps its ``rev`` (a counter of the engine's, not on the wire), and
+staleness (the one field that moves with the clock alone) is added on each request.
+
+On the wire ``gen`` is the number of Pond Runs started on the line and ``runs_completed`` the
+number completed, per Pond and per Ripple: a client computes runs in flight as their difference.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ def _ripple_states(p: PondNode) -> list[dict[str, Any]]:
     for node in p.ripples.order:
         if node.busy:
             status = "running"
-        elif node.targets or node.force_f is not None:
+        elif node.has_pull or node.targets or node.force_f is not None:
             status = "queued"
         else:
             status = "idle"
@@ -31,6 +34,8 @@ def _ripple_states(p: PondNode) -> list[dict[str, Any]]:
             {
                 "name": node.name,
                 "status": status,
+                "gen": node.gen,
+                "runs_completed": node.runs_completed,
                 "has_pull": node.has_pull,
                 "target_f": iso(node.targets[0]) if node.targets else None,
                 "start_f": iso(node.start_f),
@@ -48,7 +53,7 @@ def pond_state(p: PondNode, deployment: Deployment, now: Micros) -> dict[str, An
 
 
 def _steady_state(p: PondNode, deployment: Deployment) -> dict[str, Any]:
-    """Everything of a Pond's state but its staleness: it changes only with ``gen``."""
+    """Everything of a Pond's state but its staleness: it changes only with ``rev``."""
     trigger = p.trigger
     return {
         "id": p.id,
@@ -57,7 +62,7 @@ def _steady_state(p: PondNode, deployment: Deployment) -> dict[str, Any]:
         "kind": deployment.kind,
         "version": deployment.version,
         "status": p.status,
-        "gen": p.gen,
+        "gen": p.run_seq,
         "runs_completed": p.runs_completed,
         "has_pull": p.has_pull,
         "target_f": iso(p.targets[0]) if p.targets else None,
@@ -98,10 +103,10 @@ def _edges(engine: Engine) -> list[list[str]]:
 
 
 class StatusCache:
-    """The status document as JSON, rebuilding only the Ponds whose ``gen`` moved."""
+    """The status document as JSON, rebuilding only the Ponds whose ``rev`` moved."""
 
     def __init__(self) -> None:
-        #: Pond id -> (gen, deployment, its JSON object without the closing brace).
+        #: Pond id -> (rev, deployment, its JSON object without the closing brace).
         self._parts: dict[str, tuple[int, Deployment, str]] = {}
 
     def document(self, engine: Engine, lines: dict[str, Deployment], now: Micros) -> str:
@@ -112,9 +117,9 @@ class StatusCache:
             if deployment is None:
                 continue
             cached = cache.get(p.id)
-            if cached is None or cached[0] != p.gen or cached[1] is not deployment:
+            if cached is None or cached[0] != p.rev or cached[1] is not deployment:
                 text = json.dumps(_steady_state(p, deployment), separators=(",", ":"))
-                cached = (p.gen, deployment, text[:-1])
+                cached = (p.rev, deployment, text[:-1])
                 cache[p.id] = cached
             staleness = p.staleness(now)
             value = "null" if staleness is None else str(staleness // 1000)

@@ -161,13 +161,14 @@ class Engine:
 
     def _touch(self, p: PondNode) -> None:
         """``p`` changed in a way that may let it start: persist it and evaluate it."""
-        p.gen += 1
+        p.rev += 1
         self._changed.add(p.id)
         self._dirty[p.id] = None
 
     def _note(self, p: PondNode) -> None:
-        """``p`` changed in a way that cannot let it start: persist it only."""
-        p.gen += 1
+        """``p`` changed in a way that cannot let it start, or that must not start it by itself
+        (clear, deploy, recovery): persist it only."""
+        p.rev += 1
         self._changed.add(p.id)
 
     def _settle(self, now: Micros) -> None:
@@ -193,6 +194,9 @@ class Engine:
 
     def _evaluate(self, p: PondNode, now: Micros) -> None:
         """Apply the standing trigger and start a Pond Run if the rules allow one."""
+        if p.parked:
+            self._set_deadline(p, None, now)  # nothing but new demand or a Source wakes it
+            return
         trigger = p.trigger
         if trigger is not None and not p.blocked:
             if trigger.kind == "wave":
@@ -270,7 +274,17 @@ class Engine:
         p.run_seq += 1
         p.runs[p.run_seq] = Run(p.run_seq, source_f, kind, now)
         self._effects.append(RunBegan(p.id, p.run_seq, source_f, d, kind, now, p.immediate_retries))
+        self._start_ripples(p)
         self._touch(p)
+
+    def _start_ripples(self, p: PondNode) -> None:
+        """Start the Ripple Runs the line's Duck starts now (it runs the same push rules), so a
+        Ripple reads ``running`` from the dispatch of its Pond Run, not from the Duck's first
+        event; the Duck's ``ripple_started`` then confirms it."""
+        graph = p.ripples
+        for name, f in graph.due(p.start_f, pull=False):
+            if graph.start(name, f) and not p.blocked:
+                self._set_pull(p)  # the held pull reached a root: the Pond re-arms
 
     def _pull(self, p: PondNode) -> None:
         """Pull reaches a Pond (from a Sink or a trigger)."""
@@ -279,11 +293,18 @@ class Engine:
         if p.in_flight or p.runs:
             reached_root = p.ripples.pull_leaves()
             self._touch(p)
-            if reached_root:
+            if reached_root or self._holds_parked_pull(p):
                 self._set_pull(p)
+            self._unpark(p)
             return
         p.ripples.pull_all()
         self._set_pull(p)
+
+    @staticmethod
+    def _holds_parked_pull(p: PondNode) -> bool:
+        """``p`` holds a pull that a clear or deploy parked: new pull sends it on again (its
+        Sources may never have had it: they were failing, or not deployed yet)."""
+        return p.parked and p.has_pull and not p.pull_local
 
     def _set_pull(self, start: PondNode) -> None:
         """A Pond's hasPull becomes true: pull every Source that has not started ahead of it."""
@@ -292,7 +313,9 @@ class Engine:
             p = stack.pop()
             if p.blocked:
                 continue
-            if p.has_pull and not p.pull_local:
+            resend = self._holds_parked_pull(p)
+            self._unpark(p)  # new demand: what it holds may start again
+            if p.has_pull and not p.pull_local and not resend:
                 continue
             p.has_pull = True
             p.pull_local = False
@@ -302,8 +325,10 @@ class Engine:
                 if source is None or source.blocked or source.start_f > p.start_f:
                     continue
                 if source.in_flight or source.runs:
-                    if source.ripples.pull_leaves():
+                    if source.ripples.pull_leaves() or self._holds_parked_pull(source):
                         stack.append(source)
+                    else:
+                        self._unpark(source)
                     self._touch(source)
                 else:
                     source.ripples.pull_all()
@@ -318,6 +343,7 @@ class Engine:
                 continue
             p.targets.append(target)
             p.targets.sort()
+            p.parked = False
             self._touch(p)
             for edge in p.sources:
                 if not edge.optional:
@@ -325,7 +351,9 @@ class Engine:
                     if source is not None:
                         stack.append(source)
 
-    def _refresh_blocked(self, start: PondNode) -> None:
+    def _refresh_blocked(self, start: PondNode, *, park: bool = False) -> None:
+        """Derive ``blocked`` again from ``start`` down. With ``park``, a Pond that becomes
+        unblocked parks the demand it holds (see :meth:`_park`)."""
         stack = [start]
         while stack:
             p = stack.pop()
@@ -339,24 +367,22 @@ class Engine:
                             break
             if blocked != p.blocked:
                 p.blocked = blocked
+                if park and not blocked:
+                    self._park(p)
                 self._touch(p)
-                if not blocked:
-                    self._resend_demand(p)
                 stack.extend(self.sinks(p.id))
 
-    def _resend_demand(self, p: PondNode) -> None:
-        """An unblocked Pond sends its held demand upstream again: what its Sources took while
-        they were failing or killed went down with their abandoned runs."""
-        if p.has_pull and not p.pull_local:
-            for edge in p.sources:
-                source = self.ponds.get(edge.source)
-                if source is not None and source.start_f <= p.start_f:
-                    self._pull(source)
-        for target in p.targets:
-            for edge in p.sources:
-                source = self.ponds.get(edge.source)
-                if source is not None and not edge.optional:
-                    self._push(source, target)
+    def _park(self, p: PondNode) -> None:
+        """``clear`` and deploys only recompute fault flags: they send no demand and start no
+        run. What ``p`` holds (pull, targets, its standing trigger) waits, parked, until new
+        demand reaches it or one of its Sources' endF advances."""
+        p.parked = True
+        self._touch(p)
+
+    def _unpark(self, p: PondNode) -> None:
+        if p.parked:
+            p.parked = False
+            self._touch(p)
 
     def _fail(self, p: PondNode, f: Micros, now: Micros, error: str, tb: str | None) -> bool:
         """Runs at or below ``f`` halt as failed; the Pond counts one failure."""
@@ -371,13 +397,15 @@ class Engine:
         p.failed_f = max(p.failed_f, f)
         p.failures += 1
         p.is_failed = True
+        p.parked = False  # the fault rules (retry on change) take over
         p.ripples.drop_runs_through(f)
         self._touch(p)
         self._refresh_blocked(p)
         return True
 
     def _reset_faults(self, p: PondNode, *, killed: bool = True) -> None:
-        """Back to healthy: failure forgotten, halted runs abandoned, downstream unblocked."""
+        """Back to healthy, parked: the caller unparks the Pond if it means it to run."""
+        # Failure forgotten, halted runs abandoned, downstream unblocked (and parked).
         p.is_failed = False
         p.failed_f = NEVER
         p.failures = 0
@@ -387,8 +415,8 @@ class Engine:
             del p.runs[seq]
         running = [run.f for run in p.runs.values()]
         p.start_f = max([p.end_f, *running])
-        self._touch(p)
-        self._refresh_blocked(p)
+        self._park(p)
+        self._refresh_blocked(p, park=True)
 
     # == deploys ==================================================================================
 
@@ -457,28 +485,15 @@ class Engine:
         ):
             self._reset_faults(p, killed=False)
         self._refresh_blocked(p)
-        self._touch(p)
-        # Sinks that waited for this line bind now: their demand reaches it.
+        # Deploying never starts a run and sends no demand. Sinks that waited for this line
+        # bind to it now; what they hold waits for new demand or for its endF to advance (a
+        # Source that was not deployed counted as NEVER, as this one still does).
+        self._park(p)
         if existing is None:
             for sink in self.sinks(pond_id):
                 self._refresh_blocked(sink)
-                self._bind(sink, p, now)
-        else:
-            for source in source_ids:
-                if source not in old_sources and source in self.ponds:
-                    self._bind(p, self.ponds[source], now)
+                self._park(sink)
         self._settle(now)
-
-    def _bind(self, sink: PondNode, source: PondNode, now: Micros) -> None:
-        if sink.blocked:
-            return
-        if sink.has_pull and not sink.pull_local and source.start_f <= sink.start_f:
-            self._pull(source)
-        optional = any(e.optional for e in sink.sources if e.source == source.id)
-        if not optional:
-            for target in sink.targets:
-                self._push(source, target)
-        self._touch(sink)
 
     # == triggers =================================================================================
 
@@ -510,6 +525,8 @@ class Engine:
             raise EngineError("a Tide's bound must be longer than zero")
         p = self.pond(pond_id)
         p.trigger = Trigger("tide", bound)
+        if not p.blocked:
+            p.parked = False
         self._touch(p)
         self._settle(now)
 
@@ -529,6 +546,8 @@ class Engine:
         p = self.pond(pond_id)
         if p.is_failed or p.is_killed:
             self._reset_faults(p)
+        if not p.blocked:
+            self._unpark(p)
         if not p.blocked and not p.has_pull:
             p.has_pull = True
             p.pull_local = True
@@ -536,20 +555,26 @@ class Engine:
         self._settle(now)
 
     def force(self, pond_id: str, now: Micros) -> None:
-        """Run every Ripple again at the current freshness; clears failed/killed."""
+        """Run every Ripple again at the current freshness; clears failed/killed. On a line
+        that never completed a run: a wake (one non-propagating run at the current sourceF)."""
         self.events += 1
         p = self.pond(pond_id)
+        if p.end_f == NEVER:
+            # Nothing was ever published to run again: one non-propagating run at the current
+            # sourceF instead, as wake starts it (an Inlet now, a windowed one when it opens).
+            self.wake(pond_id, now)
+            return
         faulted = p.is_failed or p.is_killed
         running = [run.f for run in p.runs.values() if run.status == RUNNING]
         f = max([p.end_f, *running]) if faulted else p.start_f
-        if f == NEVER:  # refuse before changing anything
-            raise EngineError(f"{pond_id} has never run: there is nothing to force (try wake)")
         if faulted:
             self._reset_faults(p)
+        self._unpark(p)
         p.ripples.force(f, p.immediate_retries)
         p.run_seq += 1
         p.runs[p.run_seq] = Run(p.run_seq, f, FORCE, now)
         self._effects.append(RunBegan(p.id, p.run_seq, f, p.d, FORCE, now, p.immediate_retries))
+        self._start_ripples(p)
         self._touch(p)
         self._settle(now)
 
@@ -563,6 +588,7 @@ class Engine:
             p.pull_local = False
             p.targets = []
             p.trigger = None
+            p.parked = False  # nothing is held any more
             p.ripples.clear_pull()
             self._touch(p)
         self._settle(now)
@@ -642,8 +668,11 @@ class Engine:
         """A Duck started a Ripple Run at ``f``; its held pull re-arms upward."""
         self.events += 1
         p = self.pond(pond_id)
-        if ripple not in p.ripples.nodes:
+        node = p.ripples.nodes.get(ripple)
+        if node is None:
             return  # code of an older version, finishing on its own artifact
+        if node.busy:
+            return  # started at dispatch, as the Duck did
         if p.ripples.start(ripple, f) and not p.blocked:
             self._set_pull(p)  # the held pull reached a root: the Pond re-arms
         self._note(p)
@@ -654,9 +683,11 @@ class Engine:
         p = self.pond(pond_id)
         if ripple in p.ripples.nodes:
             # The run itself completes with ``run_completed`` (after publishing), which is what
-            # lets anything start; a Ripple finishing alone cannot.
+            # lets a Pond Run start; a Ripple finishing starts only the Ripples it feeds.
             p.ripples.finish(ripple)
+            self._start_ripples(p)
             self._note(p)
+            self._settle(now)
 
     def ripple_failed(self, pond_id: str, ripple: str, now: Micros, *, retrying: bool) -> None:
         """A Ripple attempt raised; with ``retrying`` the Duck runs it again in the same run."""
@@ -665,7 +696,10 @@ class Engine:
         if ripple not in p.ripples.nodes:
             return
         p.ripples.abort(ripple, retry=retrying)
+        if retrying:
+            self._start_ripples(p)  # the Duck runs the attempt the budget pays for at once
         self._note(p)
+        self._settle(now)
 
     def run_completed(
         self, pond_id: str, f: Micros, now: Micros, *, seq: int | None = None
@@ -699,6 +733,7 @@ class Engine:
                 p.failures = 0
                 self._refresh_blocked(p)
             for sink in self.sinks(p.id):
+                self._unpark(sink)  # a Source's endF advanced: what it holds may start
                 self._mark(sink)
             if p.trigger is not None and p.trigger.kind == "wave" and not p.blocked:
                 self._pull(p)

@@ -55,13 +55,14 @@ class PondNode:
         "end_f",
         "failed_f",
         "failures",
-        "gen",
         "has_pull",
         "id",
         "immediate_retries",
         "is_failed",
         "is_killed",
+        "parked",
         "pull_local",
+        "rev",
         "ripples",
         "run_seq",
         "runs",
@@ -97,15 +98,19 @@ class PondNode:
         self.failures = 0
         self.is_killed = False
         self.blocked = False
+        #: Set by ``clear`` and deploys: the demand and standing trigger the line holds wait
+        #: until new demand reaches it or a Source's endF advances (they start nothing).
+        self.parked = False
         self.immediate_retries = immediate_retries
         self.source_retries = source_retries
         self.trigger: Trigger | None = None
         self.windows: list[WindowRule] = []
         self.runs: dict[int, Run] = {}
+        #: Pond Runs started (pull, push, wake, force, retry-on-change) and completed.
         self.run_seq = 0
         self.runs_completed = 0
-        #: Bumped on every change, so a viewer can tell what moved.
-        self.gen = 0
+        #: Bumped on every change of the state, so a viewer or a cache can tell what moved.
+        self.rev = 0
         #: When the host must ask about this Pond again, if ever.
         self.deadline: Micros | None = None
 
@@ -126,19 +131,24 @@ class PondNode:
         return self.has_pull or bool(self.targets)
 
     @property
+    def gen(self) -> int:
+        """Pond Runs started on the line (what the wire calls ``gen``)."""
+        return self.run_seq
+
+    @property
     def status(self) -> str:
         """``failed``, ``killed``, ``blocked``, ``running``, ``queued`` or ``idle``, in that
-        precedence."""
+        precedence. ``running`` only while one of its Ripples runs."""
         if self.is_failed:
             return "failed"
         if self.is_killed:
             return "killed"
         if self.blocked:
             return "blocked"
-        if self.running or self.ripples.any_busy:
+        if self.ripples.any_busy:
             return "running"
-        if self.has_demand:
-            return "queued"
+        if self.has_demand or self.running:
+            return "queued"  # holds demand it cannot meet yet, or a run waits to publish
         return "idle"
 
     def staleness(self, now: Micros) -> Micros | None:

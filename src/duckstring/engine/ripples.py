@@ -38,11 +38,14 @@ class RippleNode:
         "end_f",
         "force_f",
         "forcing",
+        "gen",
         "has_pull",
         "is_leaf",
         "is_root",
         "name",
         "parents",
+        "retrying",
+        "runs_completed",
         "start_f",
         "targets",
     )
@@ -62,6 +65,12 @@ class RippleNode:
         self.force_f: Micros | None = None
         #: True while the run that pays a forced re-run is executing.
         self.forcing = False
+        #: Ripple Runs started and completed (an immediate retry is the same Ripple Run).
+        self.gen = 0
+        self.runs_completed = 0
+        #: The last attempt raised and the run's budget pays for another: the next start is a
+        #: retry, not a new Ripple Run.
+        self.retrying = False
 
     def source_f(self, pond_start_f: Micros) -> Micros:
         if self.is_root:
@@ -169,6 +178,7 @@ class RippleGraph:
             if old is not None:
                 node.start_f, node.end_f = old.end_f, old.end_f
                 node.has_pull = old.has_pull
+                node.gen, node.runs_completed = old.gen, old.runs_completed
         return graph
 
     # -- push ----------------------------------------------------------------------------------
@@ -185,8 +195,9 @@ class RippleGraph:
             node.force_f = f
         self.budgets[f] = immediate_retries
 
-    def due(self, pond_start_f: Micros) -> list[tuple[str, Micros]]:
-        """Ripple Runs that may start now, each with the freshness it would take."""
+    def due(self, pond_start_f: Micros, *, pull: bool = True) -> list[tuple[str, Micros]]:
+        """Ripple Runs that may start now, each with the freshness it would take. Without
+        ``pull``, only those a Duck starts: pushed by a Pond Run (a target or a forced re-run)."""
         ready: list[tuple[str, Micros]] = []
         for node in self.order:
             if node.busy:
@@ -194,7 +205,7 @@ class RippleGraph:
             source_f = node.source_f(pond_start_f)
             if (
                 (node.targets and source_f >= node.targets[0])
-                or (node.has_pull and source_f > node.start_f)
+                or (pull and node.has_pull and source_f > node.start_f)
                 or (
                     node.force_f is not None
                     and source_f >= node.force_f
@@ -208,6 +219,10 @@ class RippleGraph:
         """A Ripple Run starts at ``f``. True when the pull it held reached the Pond (a root)."""
         node = self.nodes[name]
         node.busy = True
+        if node.retrying:
+            node.retrying = False
+        else:
+            node.gen += 1
         if f > node.start_f:
             node.start_f = f
         if node.targets and node.targets[0] <= f:
@@ -225,6 +240,8 @@ class RippleGraph:
     def finish(self, name: str) -> None:
         """A Ripple Run completes successfully."""
         node = self.nodes[name]
+        if node.busy:
+            node.runs_completed += 1
         node.busy = False
         node.forcing = False
         node.end_f = node.start_f
@@ -251,6 +268,7 @@ class RippleGraph:
         f = node.start_f
         node.busy = False
         node.forcing = False
+        node.retrying = retry
         node.start_f = node.end_f
         if retry and not node.push(f):  # a forced re-run: the target is at or below endF
             node.force_f = f
@@ -265,6 +283,8 @@ class RippleGraph:
                 node.targets = [t for t in node.targets if t > f]
             if node.force_f is not None and node.force_f <= f:
                 node.force_f = None
+            if node.retrying and not node.targets and node.force_f is None:
+                node.retrying = False  # the retry it owed went down with its run
         for key in [k for k in self.budgets if k <= f]:
             del self.budgets[key]
         for akey in [k for k in self.attempts if k[0] <= f]:
@@ -275,6 +295,7 @@ class RippleGraph:
         for node in self.order:
             node.busy = False
             node.forcing = False
+            node.retrying = False
             node.start_f = node.end_f
             node.targets = []
             node.force_f = None

@@ -47,13 +47,13 @@ def pond_rows(p: PondNode) -> Rows:
             "failed_f": _out(p.failed_f),
             "failures": p.failures,
             "is_killed": p.is_killed,
+            "parked": p.parked,
             "immediate_retries": p.immediate_retries,
             "source_retries": p.source_retries,
             "trigger_kind": None if trigger is None else trigger.kind,
             "trigger_bound": None if trigger is None else trigger.bound,
             "run_seq": p.run_seq,
             "runs_completed": p.runs_completed,
-            "gen": p.gen,
         }
     )
     for position, edge in enumerate(p.sources):
@@ -72,6 +72,9 @@ def pond_rows(p: PondNode) -> Rows:
                 "busy": node.busy,
                 "force_f": None if node.force_f is None else _out(node.force_f),
                 "forcing": node.forcing,
+                "retrying": node.retrying,
+                "gen": node.gen,
+                "runs_completed": node.runs_completed,
             }
         )
         for parent_position, parent in enumerate(node.parents):
@@ -146,6 +149,9 @@ def restore(rows: Mapping[str, Iterable[Row]], now: Micros) -> Engine:
             force_f = ripple_row["force_f"]
             node.force_f = None if force_f is None else _in(force_f)
             node.forcing = bool(ripple_row["forcing"])
+            node.retrying = bool(ripple_row.get("retrying", False))
+            node.gen = ripple_row.get("gen", 0)
+            node.runs_completed = ripple_row.get("runs_completed", 0)
         edges = [
             SourceEdge(r["source"], bool(r["optional"]))
             for r in sorted(sources.get(pond_id, []), key=lambda r: r["position"])
@@ -160,11 +166,11 @@ def restore(rows: Mapping[str, Iterable[Row]], now: Micros) -> Engine:
         p.failed_f = _in(row["failed_f"])
         p.failures = row["failures"]
         p.is_killed = bool(row["is_killed"])
+        p.parked = bool(row.get("parked", False))
         if row["trigger_kind"] is not None:
             p.trigger = Trigger(row["trigger_kind"], row["trigger_bound"])
         p.run_seq = row["run_seq"]
         p.runs_completed = row["runs_completed"]
-        p.gen = row["gen"]
         for target_row in targets.get(pond_id, []):
             if target_row["ripple"] is None:
                 p.targets.append(target_row["f"])

@@ -92,4 +92,14 @@ MIGRATIONS: list[str] = [
         line TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (line, event_id)
     ) WITHOUT ROWID;
     """,
+    # 2: `gen` on the wire is the number of Pond Runs started (run_seq); the change counter
+    # that column held lives in memory only. A line parked by clear or a deploy. Ripples count
+    # their runs started and completed, and remember an attempt their run's budget retries.
+    """
+    ALTER TABLE engine_ponds DROP COLUMN gen;
+    ALTER TABLE engine_ponds ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE engine_ripples ADD COLUMN retrying INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE engine_ripples ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE engine_ripples ADD COLUMN runs_completed INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

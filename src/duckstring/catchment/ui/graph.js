@@ -160,7 +160,10 @@ export class Graph {
       const node = this.nodes.get(p.id);
       if (!node) continue;
       const failed = this.failedRipples.get(p.id);
-      const key = `${p.gen}|${p.status}|${p.version}|${failed ? [...failed].join(",") : ""}|` +
+      // Everything paintPond draws from (gen counts runs started: it is no change counter).
+      const key = `${pondLook(p)}|${p.has_pull}|${Boolean(p.target_f)}|` +
+        `${p.trigger ? `${p.trigger.kind}${p.trigger.bound_ms}` : ""}|` +
+        `${failed ? [...failed].join(",") : ""}|` +
         p.ripples.map((r) => `${r.status}${r.has_pull ? "p" : ""}${r.target_f ? "t" : ""}`).join();
       if (node.key !== key) {
         node.key = key;
