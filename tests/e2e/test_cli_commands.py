@@ -80,10 +80,11 @@ def test_status_triggers_windows_and_control_verbs(server: Server, tmp_path: Pat
     assert clash.returncode == 1 and "overlap" in clash.stderr and "Traceback" not in clash.stderr
     bad = server.cli("trigger", "window", "source", "add", "-n", "x", "-e", "1h30m", check=False)
     assert bad.returncode == 1 and "single unit" in bad.stderr
-    assert "nightly" in server.cli("trigger", "window", "source", "list").stdout
+    listed = server.cli("trigger", "window", "source", "list").stdout
+    assert "nightly" in listed and "every 1d from" in listed and "for 3h on MON,WED,FRI" in listed
     with server.client() as client:
         windows = client.get("/ponds/source/windows").json()["windows"]
-        assert windows[0]["valid_days"] == ["MON", "WED", "FRI"]
+        assert windows[0]["valid_days"] == "MON,WED,FRI"
     server.cli("trigger", "window", "source", "remove", "nightly")
     assert "no windows" in server.cli("trigger", "window", "source", "list").stdout
 
