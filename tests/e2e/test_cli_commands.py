@@ -91,6 +91,9 @@ def test_status_triggers_windows_and_control_verbs(server: Server, tmp_path: Pat
     budget = server.cli("control", "failure-budget", "sink", "-i", "2", "-o", "1").stdout
     assert "immediate retries 2, on-change retries 1" in budget
     assert "immediate retries 2" in server.cli("control", "failure-budget", "sink").stdout
+    # A budget not given keeps its value.
+    budget = server.cli("control", "failure-budget", "sink", "-i", "5").stdout
+    assert "immediate retries 5, on-change retries 1" in budget
     server.cli("trigger", "wave", "sink", "--silent")
     server.cli("trigger", "tide", "sink", "1h", "--silent")
     badtide = server.cli("trigger", "tide", "sink", "soon", check=False)

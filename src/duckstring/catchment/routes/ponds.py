@@ -143,21 +143,22 @@ async def get_budget(
     return _budget(request, name, major, version)
 
 
-@router.post("/ponds/{name}/budget", response_model=Budget, responses={**_NOT_FOUND, **_BAD})
+@router.post("/ponds/{name}/budget", response_model=Ok, responses={**_NOT_FOUND, **_BAD})
 async def set_budget(
     request: Request,
     name: str,
     body: BudgetChange,
     major: Major = None,
     version: Version = None,
-) -> Budget:
+) -> Ok:
+    """Change the retry budgets; a field left out (or null) keeps its value."""
     for field, value in (
         ("immediate_retries", body.immediate_retries),
         ("source_retries", body.source_retries),
     ):
         if value is not None and value > _MAX_RETRIES:
             raise HTTPException(422, f"{field} must be at most {_MAX_RETRIES}")
-    _command(
+    return _command(
         request,
         name,
         major,
@@ -169,7 +170,6 @@ async def set_budget(
             source_retries=body.source_retries,
         ),
     )
-    return _budget(request, name, major, version)
 
 
 @router.get("/ponds/{name}/windows", response_model=Windows, responses=_NOT_FOUND)

@@ -323,7 +323,8 @@ export class Sidebar {
       save.disabled = true;
       try {
         const body = { immediate_retries: Number(immediate.value), source_retries: Number(onChange.value) };
-        const answer = await api(pondPath(pond, "budget"), { method: "POST", body });
+        await api(pondPath(pond, "budget"), { method: "POST", body });
+        const answer = await api(pondPath(pond, "budget")); // the POST answers only {"ok": true}
         for (const [input, field] of inputs) {
           delete input.dataset.edited;
           input.value = String(answer[field]);
