@@ -89,6 +89,59 @@ def test_an_unknown_pond_is_a_404_on_every_route(server: Server, tmp_path: Path)
         assert line(client, "source@1")["trigger"] is None
 
 
+def test_a_version_selects_its_own_major_and_must_be_the_selected_one(
+    server: Server, tmp_path: Path
+) -> None:
+    deploy(server, tmp_path, "source", COUNTER, kind="inlet")
+    deploy(server, tmp_path, "source", COUNTER, kind="inlet", version="1.1.0")
+    deploy(server, tmp_path, "source", COUNTER, kind="inlet", version="2.0.0")
+    with server.client() as client:
+        for verb, body in MUTATING:
+            # 1.0.0 was replaced by 1.1.0 as the selected version of major 1.
+            stale = client.post(f"/ponds/source/{verb}", params={"version": "1.0.0"}, json=body)
+            assert stale.status_code == 422, (verb, stale.text)
+            assert stale.json() == {
+                "detail": "version 1.0.0 is not the selected version of source@1 (selected: 1.1.0)"
+            }, verb
+            never = client.post(f"/ponds/source/{verb}", params={"version": "1.5.0"}, json=body)
+            assert never.status_code == 404, (verb, never.text)
+            assert never.json() == {"detail": "Pond 'source' has no version '1.5.0'"}, verb
+            clash = client.post(
+                f"/ponds/source/{verb}", params={"major": 2, "version": "1.1.0"}, json=body
+            )
+            assert clash.status_code == 422, (verb, clash.text)
+            assert clash.json() == {"detail": "version 1.1.0 is of major 1, not major 2"}, verb
+            bad = client.post(f"/ponds/source/{verb}", params={"version": "one"}, json=body)
+            assert bad.status_code == 422 and "not a SemVer version" in bad.text, verb
+        # Nothing of those refusals reached a line.
+        for line_id in ("source@1", "source@2"):
+            state = line(client, line_id)
+            assert (state["trigger"], state["has_pull"], state["windows"]) == (None, False, 0)
+            assert (state["immediate_retries"], state["runs_completed"]) == (0, 0)
+
+        # A version addresses the line of its own major, not the highest one.
+        selected = {"version": "1.1.0"}
+        budget = {"immediate_retries": 3}
+        assert client.post("/ponds/source/budget", params=selected, json=budget).json() == {
+            "ok": True
+        }
+        assert client.get("/ponds/source/budget", params=selected).json() == {
+            "immediate_retries": 3,
+            "source_retries": 0,
+        }
+        assert client.get("/ponds/source/budget").json()["immediate_retries"] == 0  # major 2
+        assert line(client, "source@1")["immediate_retries"] == 3
+        assert client.post("/ponds/source/tide", params=selected, json={"bound_seconds": 60}).json()
+        assert line(client, "source@1")["trigger"] == {"kind": "tide", "bound_ms": 60_000}
+        assert line(client, "source@2")["trigger"] is None
+        assert client.post("/ponds/source/untrigger", params={"major": 1}).json() == {"ok": True}
+        assert client.post("/ponds/source/sleep", params={"major": 1}).json() == {"ok": True}
+        server.wait_for(
+            lambda c: all(r["status"] != "running" for r in c.get("/runs").json()["runs"]),
+            what="no run in flight",
+        )
+
+
 def test_budget_updates_only_the_fields_it_is_given(server: Server, tmp_path: Path) -> None:
     deploy(server, tmp_path, "source", COUNTER, kind="inlet")
     with server.client() as client:
