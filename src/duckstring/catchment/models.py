@@ -91,7 +91,9 @@ class RunRecord(BaseModel):
     status: str = Field(description="running, success, failed or killed")
     error: str | None
     traceback: str | None
-    ripples: list[RippleAttempt] | None = None
+    ripples: list[RippleAttempt] | None = Field(
+        default=None, description="One row per Ripple attempt; only with ripples=true"
+    )
 
 
 class Runs(BaseModel):
