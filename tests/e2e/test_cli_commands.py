@@ -80,16 +80,20 @@ def test_status_triggers_windows_and_control_verbs(server: Server, tmp_path: Pat
     assert clash.returncode == 1 and "overlap" in clash.stderr and "Traceback" not in clash.stderr
     bad = server.cli("trigger", "window", "source", "add", "-n", "x", "-e", "1h30m", check=False)
     assert bad.returncode == 1 and "single unit" in bad.stderr
-    assert "nightly" in server.cli("trigger", "window", "source", "list").stdout
+    listed = server.cli("trigger", "window", "source", "list").stdout
+    assert "nightly" in listed and "every 1d from" in listed and "for 3h on MON,WED,FRI" in listed
     with server.client() as client:
         windows = client.get("/ponds/source/windows").json()["windows"]
-        assert windows[0]["valid_days"] == ["MON", "WED", "FRI"]
+        assert windows[0]["valid_days"] == "MON,WED,FRI"
     server.cli("trigger", "window", "source", "remove", "nightly")
     assert "no windows" in server.cli("trigger", "window", "source", "list").stdout
 
     budget = server.cli("control", "failure-budget", "sink", "-i", "2", "-o", "1").stdout
     assert "immediate retries 2, on-change retries 1" in budget
     assert "immediate retries 2" in server.cli("control", "failure-budget", "sink").stdout
+    # A budget not given keeps its value.
+    budget = server.cli("control", "failure-budget", "sink", "-i", "5").stdout
+    assert "immediate retries 5, on-change retries 1" in budget
     server.cli("trigger", "wave", "sink", "--silent")
     server.cli("trigger", "tide", "sink", "1h", "--silent")
     badtide = server.cli("trigger", "tide", "sink", "soon", check=False)

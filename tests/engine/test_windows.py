@@ -349,7 +349,7 @@ def test_api_form_has_the_documented_fields() -> None:
         "duration_seconds": 5400,
         "freq_unit": "DAY",
         "freq_interval": 1,
-        "valid_days": ["MON", "FRI"],
+        "valid_days": "MON,FRI",
         "until_time": "2024-06-01T00:00:00Z",
     }
     assert WindowRule.from_api(office.to_api()) == office
@@ -372,21 +372,54 @@ def test_api_form_may_leave_out_duration_days_and_until() -> None:
     assert minimal.weekdays is None and minimal.until is None
 
 
+def test_api_form_defaults_the_interval_to_one_and_the_anchor_to_midnight_of_today() -> None:
+    midnight = parse_instant("2024-01-01T00:00:00Z")
+    hourly = WindowRule.from_api({"name": "hourly", "freq_unit": "HOUR"}, today=TODAY)
+    assert (hourly.start, hourly.every, hourly.duration) == (midnight, Interval(1, "h"), HOUR)
+    nulls = {"name": "n", "freq_unit": "DAY", "start_anchor": None, "freq_interval": 2}
+    assert WindowRule.from_api(nulls, today=TODAY).start == midnight
+    with pytest.raises(WindowError, match="'start_anchor' is missing"):
+        WindowRule.from_api({"name": "n", "freq_unit": "DAY"})
+
+
+@pytest.mark.parametrize("days", ["MON,FRI", "fri, mon", ["FRI", "mon"], ["mon,fri"]])
+def test_api_form_takes_the_days_as_a_string_or_a_list(days: object) -> None:
+    data = {**NIGHTLY.to_api(), "valid_days": days}
+    assert WindowRule.from_api(data).to_api()["valid_days"] == "MON,FRI"
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"freq_unit": "MONTH"}, "unknown frequency unit 'MONTH'"),
-        ({"freq_interval": "1"}, "'freq_interval' is missing or not a int"),
-        ({"freq_interval": True}, "'freq_interval' is missing or not a int"),
-        ({"valid_days": "MON"}, "valid_days must be a list"),
-        ({"valid_days": ["MON", "XYZ"]}, "unknown weekday 'XYZ'"),
+        ({"name": "two words"}, "bad window name 'two words'"),
+        ({"name": None}, "'name' is missing or not a str"),
+        ({"freq_unit": "MONTH"}, "bad freq_unit: unknown frequency unit 'MONTH'"),
+        ({"freq_unit": 3}, "freq_unit is missing or not text"),
+        ({"freq_interval": "1"}, "freq_interval must be a whole number above 0"),
+        ({"freq_interval": True}, "freq_interval must be a whole number above 0"),
+        ({"freq_interval": 0}, "freq_interval must be a whole number above 0"),
+        ({"freq_interval": 10**30}, "freq_interval 1000000000000000000000000000000 × DAY is l"),
+        ({"valid_days": 5}, "valid_days must be a string like 'MON,WED,FRI' or a list"),
+        ({"valid_days": ["MON", 3]}, "valid_days must be a string"),
+        ({"valid_days": ["MON", "XYZ"]}, "bad valid_days: unknown weekday 'XYZ'"),
+        ({"valid_days": ""}, "valid_days names no day"),
+        ({"valid_days": []}, "valid_days names no day"),
         ({"start_anchor": "yesterday"}, "bad start_anchor"),
-        ({"duration_seconds": "3600"}, "duration_seconds must be a number"),
-        ({"duration_seconds": 0}, "longer than zero"),
+        ({"start_anchor": "0001-01-01T00:00:00+01:00"}, "bad start_anchor"),
+        ({"until_time": "9999-12-31T23:59:59-01:00"}, "bad until_time"),
+        ({"duration_seconds": "3600"}, "duration_seconds must be a number of seconds above 0"),
+        ({"duration_seconds": 0}, "duration_seconds must be a number of seconds above 0"),
+        ({"duration_seconds": 1e-9}, "duration_seconds must be a number of seconds above 0"),
+        ({"duration_seconds": math.inf}, "duration_seconds must be a number of seconds above 0"),
+        ({"duration_seconds": math.nan}, "duration_seconds must be a number of seconds above 0"),
+        ({"duration_seconds": 1e300}, "duration_seconds must be at most 31622400000 seconds"),
         ({"until_time": 5}, "until_time must be an ISO-8601 string"),
+        ({"until_time": "2023-01-01T00:00:00Z"}, "until_time .* must come after start_anchor"),
     ],
 )
-def test_bad_api_forms_are_rejected(change: dict[str, object], fragment: str) -> None:
+def test_bad_api_forms_are_rejected_naming_the_field(
+    change: dict[str, object], fragment: str
+) -> None:
     data = {**NIGHTLY.to_api(), **change}
     with pytest.raises(WindowError, match=fragment):
         WindowRule.from_api(data)

@@ -84,13 +84,15 @@ def test_the_largest_accepted_values_are_stored_and_served(edge: Server) -> None
         assert client.post("/ponds/edge/tide", json={"bound_seconds": 3.1e10}).status_code == 200
         assert client.post("/ponds/edge/untrigger").status_code == 200
         budget = {"immediate_retries": 1_000_000, "source_retries": 1_000_000}
-        assert client.post("/ponds/edge/budget", json=budget).json() == budget
+        assert client.post("/ponds/edge/budget", json=budget).json() == {"ok": True}
+        assert client.get("/ponds/edge/budget").json() == budget
         window = {"name": "slow", "freq_unit": "WEEK", "freq_interval": 52_000}
         assert client.post("/ponds/edge/windows", json=window).status_code == 200
         assert [w["name"] for w in client.get("/ponds/edge/windows").json()["windows"]] == ["slow"]
         assert client.post("/ponds/edge/windows/slow/remove").status_code == 200
         zero = {"immediate_retries": 0, "source_retries": 0}
-        assert client.post("/ponds/edge/budget", json=zero).json() == zero
+        assert client.post("/ponds/edge/budget", json=zero).json() == {"ok": True}
+        assert client.get("/ponds/edge/budget").json() == zero
 
 
 def test_concurrent_commands_and_duck_events_never_fail(edge: Server) -> None:

@@ -138,15 +138,28 @@ def test_a_window_added_in_the_editor_is_served_by_the_api_and_an_overlap_shows_
     form.locator("input[name=window-duration]").fill("2")
     form.locator("select[name=window-duration-unit]").select_option("h")
     form.locator("input[name=window-start]").fill("2024-05-01T02:00")
+    for day in ("WED", "MON"):
+        form.locator(f"input[type=checkbox][value={day}]").check()
     form.get_by_role("button", name="Add window").click()
-    page.wait_for_selector(".window-list li[data-window=nightly]")
+    listed = page.locator(".window-list li[data-window=nightly]")
+    listed.wait_for()
+    # The editor describes the rule itself from the fields the API lists.
+    assert listed.locator(".window-rule").inner_text() == (
+        "every 1d from 2024-05-01 02:00:00.000 UTC for 2h 00m on MON,WED"
+    )
     with demo.client() as client:
         windows = client.get("/ponds/transactions/windows").json()["windows"]
-    assert [(w["name"], w["freq_unit"], w["freq_interval"]) for w in windows] == [
-        ("nightly", "DAY", 1)
+    assert windows == [
+        {
+            "name": "nightly",
+            "start_anchor": "2024-05-01T02:00:00Z",
+            "duration_seconds": 7200,
+            "freq_unit": "DAY",
+            "freq_interval": 1,
+            "valid_days": "MON,WED",
+            "until_time": None,
+        }
     ]
-    assert windows[0]["duration_seconds"] == 7200
-    assert windows[0]["start_anchor"].startswith("2024-05-01T02:00:00")
 
     # An overlapping rule is refused, and the reason shows in the editor itself.
     form.locator("input[name=window-name]").fill("clash")

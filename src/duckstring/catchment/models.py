@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StrictStr
 
 
 class Ok(BaseModel):
@@ -94,7 +96,9 @@ class RunRecord(BaseModel):
     status: str = Field(description="running, success, failed or killed")
     error: str | None
     traceback: str | None
-    ripples: list[RippleAttempt] | None = None
+    ripples: list[RippleAttempt] | None = Field(
+        default=None, description="One row per Ripple attempt; only with ripples=true"
+    )
 
 
 class Runs(BaseModel):
@@ -120,17 +124,38 @@ class BudgetChange(BaseModel):
 
 
 class WindowBody(BaseModel):
+    """A window rule as a client sends it. The engine checks what the types leave open
+    (``WindowRule.from_api``), so every refusal is a 422 naming its field."""
+
+    name: StrictStr = Field(description="1 to 64 letters, digits, '_' or '-'")
+    start_anchor: StrictStr | None = Field(
+        default=None, description="ISO-8601 instant; default 00:00 UTC today"
+    )
+    duration_seconds: Annotated[float, Field(gt=0, strict=True)] | None = Field(
+        default=None, description="How long each window stays open; default the interval"
+    )
+    freq_unit: StrictStr = Field(description="SECOND, MINUTE, HOUR, DAY or WEEK (any case)")
+    freq_interval: Annotated[int, Field(gt=0, strict=True)] = 1
+    valid_days: StrictStr | list[StrictStr] | None = Field(
+        default=None, description="'MON,WED,FRI' or a list of day names; default every day"
+    )
+    until_time: StrictStr | None = Field(default=None, description="ISO-8601 instant; no end")
+
+
+class WindowRecord(BaseModel):
+    """A window rule as the Catchment holds it: instants in UTC (``Z``), days as one string."""
+
     name: str
-    start_anchor: str | None = Field(default=None, description="ISO-8601; default 00:00 today")
-    duration_seconds: float | None = Field(default=None, gt=0)
-    freq_unit: str = Field(description="SECOND, MINUTE, HOUR, DAY or WEEK")
-    freq_interval: int = Field(gt=0)
-    valid_days: list[str] | None = None
-    until_time: str | None = None
+    start_anchor: str
+    duration_seconds: int | float
+    freq_unit: str
+    freq_interval: int
+    valid_days: str | None = Field(description="Upper-case days such as 'MON,WED,FRI'")
+    until_time: str | None
 
 
 class Windows(BaseModel):
-    windows: list[dict[str, object]]
+    windows: list[WindowRecord]
 
 
 class VersionInfo(BaseModel):

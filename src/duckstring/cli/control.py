@@ -126,17 +126,18 @@ def failure_budget(
     major: MajorOption = None,
     version: VersionOption = None,
 ) -> None:
-    """Show the retry budgets, or set them with --immediate / --on-change."""
+    """Show the retry budgets, or set them with --immediate / --on-change (a budget not
+    given keeps its value)."""
+    change = {
+        field: value
+        for field, value in (("immediate_retries", immediate), ("source_retries", on_change))
+        if value is not None
+    }
     with connect(catchment) as client:
         path, params = f"/ponds/{name}/budget", selectors(major, version)
-        if immediate is None and on_change is None:
-            budget = client.get(path, params=params)
-        else:
-            budget = client.post(
-                path,
-                params=params,
-                json={"immediate_retries": immediate, "source_retries": on_change},
-            )
+        if change:
+            client.post(path, params=params, json=change)
+        budget = client.get(path, params=params)
     console.print(
         f"{escape(name)}: immediate retries {budget['immediate_retries']}, "
         f"on-change retries {budget['source_retries']}"

@@ -225,8 +225,17 @@ def window_list(ctx: typer.Context) -> None:
         return
     view = Table("name", "rule")
     for rule in rules:
-        view.add_row(escape(str(rule["name"])), escape(str(rule.get("describe", ""))))
+        view.add_row(escape(str(rule.get("name"))), escape(describe_window(rule)))
     console.print(view)
+
+
+def describe_window(listed: dict[str, Any]) -> str:
+    """One line for a window as ``GET …/windows`` lists it (``every 1d from … for 3h``)."""
+    try:
+        return WindowRule.from_api(listed).describe()
+    except WindowError:
+        # A shape this CLI does not know (a newer Catchment): show the fields as they came.
+        return ", ".join(f"{key}={value}" for key, value in listed.items() if key != "name")
 
 
 @window_app.command("remove")

@@ -20,6 +20,10 @@ MINUTE: Micros = 60 * SECOND
 HOUR: Micros = 60 * MINUTE
 DAY: Micros = 24 * HOUR
 WEEK: Micros = 7 * DAY
+#: The longest span a user may set (a Tide's bound, a window's interval or duration): far
+#: beyond any use, and short enough that the instants the engine derives from it still fit the
+#: 64-bit integers of its database.
+LONGEST_SPAN: Micros = 1000 * 366 * DAY
 
 
 def to_micros(moment: datetime) -> Micros:
@@ -53,7 +57,11 @@ def parse_instant(text: str) -> Micros:
         cleaned = cleaned[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(cleaned)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # An offset can carry a moment past year 1 or 9999 in UTC, where ``iso`` cannot go.
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError(f"not an ISO-8601 instant: {text!r}") from None
     return to_micros(moment)
 

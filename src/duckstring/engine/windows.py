@@ -16,7 +16,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from duckstring.engine.clock import DAY, HOUR, MINUTE, SECOND, WEEK, Micros, iso, parse_instant
+from duckstring.engine.clock import (
+    DAY,
+    HOUR,
+    LONGEST_SPAN,
+    MINUTE,
+    SECOND,
+    WEEK,
+    Micros,
+    iso,
+    parse_instant,
+)
 from duckstring.engine.durations import (
     UNITS,
     DurationError,
@@ -36,6 +46,7 @@ _EPOCH_WEEKDAY = 3
 #: Upper bound on the steps of one pairwise overlap check (about a second of CPython). Rules
 #: whose joint pattern needs more are rejected as unverifiable rather than accepted on a guess.
 MAX_OVERLAP_STEPS = 600_000
+_LONGEST_TEXT = f"{LONGEST_SPAN // SECOND} seconds (about 1000 years)"
 
 
 class WindowError(ValueError):
@@ -104,10 +115,11 @@ class WindowRule:
         weekdays: Iterable[int] | None = None,
         until: Micros | None = None,
     ) -> None:
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise WindowError(f"bad window name {name!r}: use 1 to 64 letters, digits, '_' or '-'")
+        _check_name(name)
         if not isinstance(every, Interval) or every.unit not in UNITS or every.count <= 0:
             raise WindowError(f"window {name!r}: the interval must be a positive single unit")
+        if every.micros > LONGEST_SPAN:
+            raise WindowError(f"window {name!r}: the interval must be at most {_LONGEST_TEXT}")
         length = every.micros if duration is None else duration
         if length <= 0:
             raise WindowError(f"window {name!r}: the duration must be longer than zero")
@@ -168,7 +180,7 @@ class WindowRule:
         return cls(name, anchor, interval, length, days, end)
 
     def to_api(self) -> dict[str, object]:
-        """The rule as the HTTP API spells it."""
+        """The rule as the HTTP API spells it: instants in UTC (``Z``), days as one string."""
         seconds, rest = divmod(self.duration, SECOND)
         return {
             "name": self.name,
@@ -176,40 +188,39 @@ class WindowRule:
             "duration_seconds": seconds if rest == 0 else self.duration / SECOND,
             "freq_unit": self.every.unit_name,
             "freq_interval": self.every.count,
-            "valid_days": None if self.weekdays is None else _day_names(self.weekdays),
+            "valid_days": None if self.weekdays is None else _day_list(self.weekdays),
             "until_time": iso(self.until),
         }
 
     @classmethod
-    def from_api(cls, data: Mapping[str, object]) -> WindowRule:
-        """A rule from its HTTP API form; ``duration_seconds``, ``valid_days`` and
-        ``until_time`` may be missing or null."""
-        name = _field(data, "name", str)
-        start = _parse_instant(name, "start_anchor", _field(data, "start_anchor", str))
-        raw_duration = data.get("duration_seconds")
-        length: Micros | None = None
-        if raw_duration is not None:
-            if isinstance(raw_duration, bool) or not isinstance(raw_duration, int | float):
-                raise WindowError(f"window {name!r}: duration_seconds must be a number")
-            length = round(raw_duration * SECOND)
-        try:
-            interval = interval_of(
-                _field(data, "freq_interval", int), _field(data, "freq_unit", str)
-            )
-        except DurationError as exc:
-            raise WindowError(f"window {name!r}: {exc}") from None
-        raw_days = data.get("valid_days")
-        days: frozenset[int] | None = None
-        if raw_days is not None:
-            if not isinstance(raw_days, list) or not all(isinstance(d, str) for d in raw_days):
-                raise WindowError(f"window {name!r}: valid_days must be a list like ['MON']")
-            days = parse_weekdays(",".join(raw_days))
+    def from_api(cls, data: Mapping[str, object], *, today: Micros | None = None) -> WindowRule:
+        """A rule from its HTTP API form; every error names the field it is about.
+
+        ``freq_interval`` defaults to 1 and ``duration_seconds`` to the interval; ``valid_days``
+        (a string ``"MON,WED"`` or a list of day names, any case) and ``until_time`` may be
+        missing or null. ``start_anchor`` may be missing or null when ``today`` is given: 00:00
+        UTC of that day.
+        """
+        name = _check_name(_field(data, "name", str))
+        raw_start = data.get("start_anchor")
+        if raw_start is None and today is not None:
+            start = today - today % DAY
+        else:
+            start = _parse_instant(name, "start_anchor", _field(data, "start_anchor", str))
+        interval = _api_interval(name, data)
+        length = _api_duration(name, data.get("duration_seconds"))
+        days = _api_days(name, data.get("valid_days"))
         raw_until = data.get("until_time")
         until = None
         if raw_until is not None:
             if not isinstance(raw_until, str):
                 raise WindowError(f"window {name!r}: until_time must be an ISO-8601 string")
             until = _parse_instant(name, "until_time", raw_until)
+            if until <= start:
+                raise WindowError(
+                    f"window {name!r}: until_time ({_moment(until)}) must come after "
+                    f"start_anchor ({_moment(start)})"
+                )
         return cls(name, start, interval, length, days, until)
 
     def to_row(self) -> dict[str, str | int | None]:
@@ -461,6 +472,68 @@ def _touched_days(rule: WindowRule) -> frozenset[int]:
     spread = (DAY + rule.duration - 2) // DAY
     begins = rule.weekdays & rule._reachable_weekdays()
     return frozenset((day + extra) % 7 for day in begins for extra in range(min(spread, 6) + 1))
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise WindowError(f"bad window name {name!r}: use 1 to 64 letters, digits, '_' or '-'")
+    return name
+
+
+def _api_interval(name: str, data: Mapping[str, object]) -> Interval:
+    count = data.get("freq_interval", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+        raise WindowError(f"window {name!r}: freq_interval must be a whole number above 0")
+    unit = data.get("freq_unit")
+    if not isinstance(unit, str):
+        raise WindowError(f"window {name!r}: freq_unit is missing or not text")
+    try:
+        interval = interval_of(count, unit)
+    except DurationError as exc:
+        raise WindowError(f"window {name!r}: bad freq_unit: {exc}") from None
+    if interval.micros > LONGEST_SPAN:
+        raise WindowError(
+            f"window {name!r}: freq_interval {count} × {interval.unit_name} is longer than "
+            f"{_LONGEST_TEXT}"
+        )
+    return interval
+
+
+def _api_duration(name: str, value: object) -> Micros | None:
+    if value is None:
+        return None
+    wrong = f"window {name!r}: duration_seconds must be a number of seconds above 0"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WindowError(wrong)
+    micros = value * SECOND
+    if not math.isfinite(micros) or round(micros) <= 0:
+        raise WindowError(wrong)
+    if micros > LONGEST_SPAN:
+        raise WindowError(f"window {name!r}: duration_seconds must be at most {_LONGEST_TEXT}")
+    return round(micros)
+
+
+def _api_days(name: str, value: object) -> frozenset[int] | None:
+    """The weekday filter of ``valid_days``: ``"MON,WED"`` or ``["mon", "wed"]``."""
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(day, str) for day in value):
+        text = ",".join(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise WindowError(
+            f"window {name!r}: valid_days must be a string like 'MON,WED,FRI' or a list of "
+            "day names"
+        )
+    if not text.strip():
+        raise WindowError(
+            f"window {name!r}: valid_days names no day; leave it out (or null) for every day"
+        )
+    try:
+        return parse_weekdays(text)
+    except WindowError as exc:
+        raise WindowError(f"window {name!r}: bad valid_days: {exc}") from None
 
 
 def _parse_start(name: str, text: str, day: Micros) -> Micros:

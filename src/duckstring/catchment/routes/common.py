@@ -12,6 +12,7 @@ from starlette.types import Scope
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.service import Catchment
 from duckstring.catchment.store.db import Deployment
+from duckstring.pond.semver import SemVer, SemVerError
 
 
 def catchment_of(request: Request) -> Catchment:
@@ -71,16 +72,30 @@ async def require_key(
 def select_line(
     driver: Driver, name: str, major: int | None = None, version: str | None = None
 ) -> Deployment:
-    """The line a Pond route addresses: ``major`` defaults to the highest deployed; a
-    ``version`` must be the selected version of its line. 404 unknown, 422 not selected."""
+    """The line a Pond route addresses: a ``version`` picks the line of its own major, and
+    must be that line's selected version; otherwise ``major``, by default the highest
+    deployed. 404 for an unknown Pond, major or version; 422 for a version that is not
+    SemVer, not of ``major``, or not selected."""
     lines = [d for d in driver.lines.values() if d.name == name]
     if not lines:
         raise HTTPException(404, f"unknown Pond {name!r}")
+    if version is not None:
+        try:
+            version_major = SemVer.parse(version).major
+        except SemVerError as error:
+            raise HTTPException(422, f"bad version: {error}") from None
+        if major is not None and major != version_major:
+            raise HTTPException(
+                422, f"version {version} is of major {version_major}, not major {major}"
+            )
+        major = version_major
     if major is None:
         chosen = max(lines, key=lambda d: d.major)
     else:
         matching = [d for d in lines if d.major == major]
         if not matching:
+            if version is not None:
+                raise HTTPException(404, f"Pond {name!r} has no version {version!r}")
             majors = ", ".join(str(d.major) for d in sorted(lines, key=lambda d: d.major))
             raise HTTPException(404, f"Pond {name!r} has no major {major} (deployed: {majors})")
         chosen = matching[0]

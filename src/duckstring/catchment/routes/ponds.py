@@ -20,7 +20,7 @@ from duckstring.catchment.models import (
     Windows,
 )
 from duckstring.catchment.routes.common import driver_of, select_line
-from duckstring.engine.clock import DAY, SECOND, Micros
+from duckstring.engine.clock import LONGEST_SPAN, SECOND, Micros
 from duckstring.engine.core import Engine, EngineError
 from duckstring.engine.durations import DurationError
 from duckstring.engine.windows import WindowError, WindowRule
@@ -39,10 +39,6 @@ _BAD: dict[int | str, dict[str, Any]] = {
     422: {"description": "Bad payload, or a version that is not selected"}
 }
 
-#: The longest span a request may set (a Tide's bound, a window's interval or duration): far
-#: beyond any use, and short enough that the instants the engine derives from it still fit the
-#: 64-bit integers of its database.
-_LONGEST: Micros = 1000 * 366 * DAY
 #: The largest retry budget a request may set.
 _MAX_RETRIES = 1_000_000
 
@@ -111,9 +107,9 @@ async def tide(
     request: Request, name: str, body: TideBody, major: Major = None, version: Version = None
 ) -> Ok:
     """Set a standing push that keeps staleness under the bound."""
-    if not math.isfinite(body.bound_seconds) or body.bound_seconds * SECOND > _LONGEST:
+    if not math.isfinite(body.bound_seconds) or body.bound_seconds * SECOND > LONGEST_SPAN:
         raise HTTPException(
-            422, f"bound_seconds must be at most {_LONGEST // SECOND} (about 1000 years)"
+            422, f"bound_seconds must be at most {LONGEST_SPAN // SECOND} (about 1000 years)"
         )
     bound = round(body.bound_seconds * SECOND)
     return _command(request, name, major, version, lambda e, line, now: e.tide(line, bound, now))
@@ -147,21 +143,22 @@ async def get_budget(
     return _budget(request, name, major, version)
 
 
-@router.post("/ponds/{name}/budget", response_model=Budget, responses={**_NOT_FOUND, **_BAD})
+@router.post("/ponds/{name}/budget", response_model=Ok, responses={**_NOT_FOUND, **_BAD})
 async def set_budget(
     request: Request,
     name: str,
     body: BudgetChange,
     major: Major = None,
     version: Version = None,
-) -> Budget:
+) -> Ok:
+    """Change the retry budgets; a field left out (or null) keeps its value."""
     for field, value in (
         ("immediate_retries", body.immediate_retries),
         ("source_retries", body.source_retries),
     ):
         if value is not None and value > _MAX_RETRIES:
             raise HTTPException(422, f"{field} must be at most {_MAX_RETRIES}")
-    _command(
+    return _command(
         request,
         name,
         major,
@@ -173,7 +170,6 @@ async def set_budget(
             source_retries=body.source_retries,
         ),
     )
-    return _budget(request, name, major, version)
 
 
 @router.get("/ponds/{name}/windows", response_model=Windows, responses=_NOT_FOUND)
@@ -182,29 +178,21 @@ async def list_windows(
 ) -> Windows:
     driver = driver_of(request)
     p = driver.engine.pond(select_line(driver, name, major, version).line)
-    return Windows(windows=[{**rule.to_api(), "describe": rule.describe()} for rule in p.windows])
+    return Windows.model_validate({"windows": [rule.to_api() for rule in p.windows]})
 
 
 @router.post("/ponds/{name}/windows", response_model=Ok, responses={**_NOT_FOUND, **_BAD})
 async def add_window(
     request: Request, name: str, body: WindowBody, major: Major = None, version: Version = None
 ) -> Ok:
-    """Add a window rule to an Inlet; 422 when it overlaps another rule."""
+    """Add a window rule to an Inlet; 422 naming the field when it is malformed, or when it
+    overlaps another rule."""
     driver = driver_of(request)
+    select_line(driver, name, major, version)  # an unknown Pond is a 404 whatever the body
     try:
-        data = body.model_dump()
-        if data.get("start_anchor") is None:
-            today = driver.clock.now()
-            data["start_anchor"] = WindowRule.from_text(
-                body.name, every="1d", today=today
-            ).to_api()["start_anchor"]
-        rule = WindowRule.from_api(data)
-    except (WindowError, DurationError, ValueError, OverflowError) as error:
+        rule = WindowRule.from_api(body.model_dump(), today=driver.clock.now())
+    except WindowError as error:
         raise HTTPException(422, str(error)) from None
-    if max(rule.every.micros, rule.duration) > _LONGEST:
-        raise HTTPException(
-            422, f"window {rule.name!r}: interval and duration must be at most 1000 years"
-        )
     return _command(
         request, name, major, version, lambda e, line, now: e.add_window(line, rule, now)
     )

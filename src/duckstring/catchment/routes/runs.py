@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from duckstring.catchment.models import RippleAttempt, RunRecord, Runs
 from duckstring.catchment.routes.common import driver_of, select_line
@@ -28,24 +28,38 @@ def _attempt(row: dict[str, Any]) -> RippleAttempt:
     )
 
 
-@router.get("/runs", response_model=Runs, responses={404: {"description": "Unknown Pond"}})
+#: ``response_model_exclude_unset``: a run's ``ripples`` key is there only when asked for; every
+#: other field is always set, null or not.
+@router.get(
+    "/runs",
+    response_model=Runs,
+    response_model_exclude_unset=True,
+    responses={
+        404: {"description": "Unknown Pond, major or version"},
+        422: {"description": "A version that is not selected, or given without a Pond"},
+    },
+)
 async def runs(
     request: Request,
     pond: Annotated[str | None, Query(description="Only this Pond (and its lineage)")] = None,
     major: Annotated[int | None, Query()] = None,
-    version: Annotated[str | None, Query(description="Only runs of this version")] = None,
+    version: Annotated[
+        str | None,
+        Query(description="Selects the line of its major (it must be the selected version)"),
+    ] = None,
     lineage: Annotated[bool, Query(description="Include the Pond's upstream lineage")] = True,
     ripples: Annotated[bool, Query(description="One row per Ripple attempt")] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Runs:
+    """Run history newest first; with ``pond``, of that Pond's line (all its versions)."""
     driver = driver_of(request)
     lines: list[str] | None = None
-    only_version: str | None = None
     if pond is not None:
-        line = select_line(driver, pond, major, None).line
+        line = select_line(driver, pond, major, version).line
         lines = [line, *(driver.engine.ancestors(line) if lineage else [])]
-        only_version = version
-    rows = driver.store.runs(lines, limit, only_version)
+    elif version is not None:
+        raise HTTPException(422, "version selects a line of one Pond: give pond too")
+    rows = driver.store.runs(lines, limit)
     attempts: dict[tuple[str, int], list[RippleAttempt]] = {}
     if ripples:
         by_line: dict[str, list[int]] = {}
@@ -69,7 +83,7 @@ async def runs(
                 status=row["status"],
                 error=row["error"],
                 traceback=row["traceback"],
-                ripples=attempts.get((row["line"], row["seq"]), []) if ripples else None,
+                **({"ripples": attempts.get((row["line"], row["seq"]), [])} if ripples else {}),
             )
             for row in rows
         ]

@@ -320,21 +320,12 @@ class Store:
         )
         return cursor.rowcount == 1
 
-    def runs(
-        self,
-        lines: list[str] | None,
-        limit: int,
-        version: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Run history newest first, optionally only of ``lines`` (and one version)."""
-        clauses, params = [], []
+    def runs(self, lines: list[str] | None, limit: int) -> list[dict[str, Any]]:
+        """Run history newest first, optionally only of ``lines`` (every version of each)."""
+        where, params = "", []
         if lines is not None:
-            clauses.append(f"line IN ({', '.join('?' for _ in lines)})")
-            params.extend(lines)
-        if version is not None:
-            clauses.append("version = ?")
-            params.append(version)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            where = f"WHERE line IN ({', '.join('?' for _ in lines)})"
+            params = lines
         rows = self.con.execute(
             f"SELECT * FROM runs {where} ORDER BY started_at DESC, id DESC LIMIT ?",
             (*params, limit),

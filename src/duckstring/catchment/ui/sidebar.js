@@ -11,6 +11,7 @@ import { runTable, statusPill } from "./runs.js";
 const UNITS = ["SECOND", "MINUTE", "HOUR", "DAY", "WEEK"];
 const DURATION_UNITS = { s: 1, min: 60, h: 3600, d: 86400 };
 const DAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
+const UNIT_LETTERS = { SECOND: "s", MINUTE: "m", HOUR: "h", DAY: "d", WEEK: "w" };
 
 function triggerText(trigger) {
   if (!trigger) return "none";
@@ -23,6 +24,16 @@ function triggerText(trigger) {
 function utcInstant(value) {
   if (!value) return null;
   return value.length === 16 ? `${value}:00Z` : `${value}Z`;
+}
+
+/** "every 1d from 2026-01-01 02:00:00.000 UTC for 3h 00m on MON,WED,FRI" — a window as the API
+ * lists it, said the way the CLI says it. */
+function describeWindow(w) {
+  const every = `${w.freq_interval}${UNIT_LETTERS[w.freq_unit] || ` × ${w.freq_unit}`}`;
+  let text = `every ${every} from ${instant(w.start_anchor)} for ${duration(w.duration_seconds * 1000)}`;
+  if (w.valid_days) text += ` on ${w.valid_days}`;
+  if (w.until_time) text += ` until ${instant(w.until_time)}`;
+  return text;
 }
 
 /** "a run every 3.1 s" — the median gap between the starts of the recent successful runs. */
@@ -312,7 +323,8 @@ export class Sidebar {
       save.disabled = true;
       try {
         const body = { immediate_retries: Number(immediate.value), source_retries: Number(onChange.value) };
-        const answer = await api(pondPath(pond, "budget"), { method: "POST", body });
+        await api(pondPath(pond, "budget"), { method: "POST", body });
+        const answer = await api(pondPath(pond, "budget")); // the POST answers only {"ok": true}
         for (const [input, field] of inputs) {
           delete input.dataset.edited;
           input.value = String(answer[field]);
@@ -377,7 +389,7 @@ export class Sidebar {
         duration_seconds: length.value ? Number(length.value) * DURATION_UNITS[lengthUnit.value] : null,
         freq_unit: unit.value,
         freq_interval: Number(every.value),
-        valid_days: chosen.length ? chosen : null,
+        valid_days: chosen.length ? chosen.join(",") : null,
         until_time: utcInstant(until.value),
       };
       try {
@@ -416,7 +428,7 @@ export class Sidebar {
             h(
               "li",
               { dataset: { window: w.name } },
-              h("div", {}, h("strong", {}, w.name), h("div", { class: "muted small" }, w.describe || "")),
+              h("div", {}, h("strong", {}, w.name), h("div", { class: "muted small window-rule" }, describeWindow(w))),
               h("button", {
                 type: "button",
                 class: "small",
