@@ -54,7 +54,8 @@ class Member:
 
 
 def members(layout: RootLayout) -> list[Member]:
-    """The regular files of the root that an archive holds, in archive order."""
+    """The regular files of the root that an archive holds, in archive order. Folders get no
+    entries of their own: extracting a file makes its folders."""
     found = []
     for folder, dirs, names in os.walk(layout.root, followlinks=False):
         dirs.sort()
