@@ -91,8 +91,7 @@ def _check_url(url: str, *, allow_local: bool) -> str:
     if scheme == "file":
         if not allow_local:
             raise IntakeError(_LOCAL_REFUSED)
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        if not url.startswith(("file:///", "file://localhost/")):
             raise IntakeError("repo_url: a file:// URL names an absolute local path")
         return url
     if scheme not in NETWORK_SCHEMES:
@@ -100,8 +99,10 @@ def _check_url(url: str, *, allow_local: bool) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:
-        raise IntakeError(f"repo_url: {redact(url)!r} has a port that is not a number") from None
+    except ValueError:  # a bad port or a bad IPv6 literal
+        raise IntakeError(
+            f"repo_url: {redact(url)!r} does not name a valid host and port"
+        ) from None
     user, _, host = parts.netloc.rpartition("@")
     if port is not None or host.endswith(":"):
         host = host.rpartition(":")[0]
@@ -138,14 +139,15 @@ def check_ref(ref: str) -> str:
 
 
 def redact(url: str) -> str:
-    """``url`` without a password or token in it."""
-    if "://" not in url:
+    """``url`` without a password or token in it (split by hand: a malformed URL too)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
         return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    end = min((rest.find(mark) for mark in "/?#" if mark in rest), default=len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
         return url
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"***@{host}").geturl()
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{rest[end:]}"
 
 
 def fetch_archive(
