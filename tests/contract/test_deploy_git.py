@@ -143,7 +143,9 @@ def test_local_clones_deploy_when_allowed_and_dash_urls_stay_refused(
 def test_an_http_repository_deploys_and_a_malformed_url_is_a_422(
     hosted: Server, bare: Path
 ) -> None:
-    assert_refused(hosted, "http://127.0.0.1:port/source.git", "port that is not a number")
+    assert_refused(
+        hosted, "http://127.0.0.1:port/source.git", "does not name a valid host and port"
+    )
     assert_refused(hosted, "ftp://127.0.0.1/source.git", "is not an https://")
     with GitHttpServer(bare.parent) as origin, hosted.client() as client:
         answer = deploy(client, f"{origin.url}/source.git")
