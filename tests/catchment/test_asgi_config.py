@@ -19,10 +19,12 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "DUCK_NICE",
         "DUCK_SPARES",
         "DUCK_LINGER_MIB",
+        "ALLOW_LOCAL_GIT",
     ):
         monkeypatch.delenv(f"DUCKSTRING_{name}", raising=False)
     config = config_from_environment()
     assert config.api_key is None and config.query_timeout == 30.0
+    assert config.allow_local_git is False
     assert config.duck_linger == 60.0 and config.duck_linger_max == default_linger_max()
     assert config.duck_niceness == DUCK_NICENESS == 19 and config.duck_prestart == 16
     assert 4 <= config.duck_linger_max <= 128
@@ -40,6 +42,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         "DUCKSTRING_DUCK_SILENCE": "7",
         "DUCKSTRING_DUCK_SPARES": "0",
         "DUCKSTRING_DUCK_LINGER_MIB": "300",
+        "DUCKSTRING_ALLOW_LOCAL_GIT": "1",
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
@@ -49,6 +52,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.duck_niceness == 7
     assert config.duck_silence == 7.0 and config.duck_spares == 0
     assert config.duck_linger_bytes == 300 * 1024 * 1024
+    assert config.allow_local_git is True
 
 
 @pytest.mark.parametrize(
@@ -63,6 +67,7 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("DUCKSTRING_DUCK_NICE", "40", "must be at most 19"),
         ("DUCKSTRING_DUCK_SPARES", "17", "must be at most 16"),
         ("DUCKSTRING_DUCK_LINGER_MIB", "lots", "must be a whole number"),
+        ("DUCKSTRING_ALLOW_LOCAL_GIT", "maybe", "must be 1 or 0"),
     ],
 )
 def test_bad_values_are_refused_by_name(

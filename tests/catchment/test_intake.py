@@ -435,13 +435,13 @@ def test_git_deploy_of_a_branch_a_tag_and_a_commit(
     repository: tuple[str, dict[str, str]], tmp_path: Path
 ) -> None:
     url, refs = repository
-    on_main = read_git(url, "main", allow_file=True)
+    on_main = read_git(url, "main", allow_local=True)
     assert sorted(on_main.files) == ["README.md", "pond.toml", "src/pond.py"]
     assert "def later" in on_main.files["src/pond.py"].decode()
-    tagged = read_git(url, "v1.2.0", allow_file=True)
+    tagged = read_git(url, "v1.2.0", allow_local=True)
     assert "def totals" in tagged.files["src/pond.py"].decode()
     assert tagged.commit == refs["first"]
-    by_commit = read_git(url, refs["first"][:10], allow_file=True)
+    by_commit = read_git(url, refs["first"][:10], allow_local=True)
     assert by_commit.commit == refs["first"]
     assert by_commit.files == tagged.files
 
@@ -455,25 +455,27 @@ def test_git_deploy_refuses_a_link_in_the_repository(
 ) -> None:
     url, _ = repository
     with pytest.raises(IntakeError, match="symbolic link"):
-        read_git(url, "with-link", allow_file=True)
+        read_git(url, "with-link", allow_local=True)
 
 
 def test_git_deploy_of_an_unknown_ref_names_it(repository: tuple[str, dict[str, str]]) -> None:
     url, _ = repository
     with pytest.raises(IntakeError, match="no-such-branch"):
-        read_git(url, "no-such-branch", allow_file=True)
+        read_git(url, "no-such-branch", allow_local=True)
     with pytest.raises(IntakeError, match="no commit 'deadbeef00'"):
-        read_git(url, "deadbeef00", allow_file=True)
+        read_git(url, "deadbeef00", allow_local=True)
 
 
 def test_local_repositories_are_refused_unless_allowed(
     repository: tuple[str, dict[str, str]],
 ) -> None:
     url, _ = repository
-    with pytest.raises(IntakeError, match="file:// repositories are not allowed"):
+    with pytest.raises(IntakeError, match="DUCKSTRING_ALLOW_LOCAL_GIT=1"):
         read_git(url, "main")
-    with pytest.raises(IntakeError, match="not an https://"):
+    with pytest.raises(IntakeError, match="DUCKSTRING_ALLOW_LOCAL_GIT=1"):
         read_git(url.removeprefix("file://"), "main")
+    allowed = read_git(url.removeprefix("file://"), "main", allow_local=True)
+    assert "def later" in allowed.files["src/pond.py"].decode()
 
 
 @pytest.mark.parametrize(
@@ -488,12 +490,37 @@ def test_local_repositories_are_refused_unless_allowed(
         "https://-host/repo",
         "ftp://example.com/repo.git",
         "https://example.com/repo .git",
-        "/srv/git/repo.git",
+        "x+y::address",
+        "HTTPS://example.com/repo.git",
+        "git+ssh://example.com/repo.git",
+        "git://example.com/repo.git",
+        "ssh://%2DoProxyCommand=x@example.com/repo",
+        "ssh://us%20er@example.com/repo",
+        "https://example.com:port/repo.git",
+        "http://[::1/repo.git",
+        "https://token@[::1/repo.git",
+        "file://[x/repo.git",
+        "localhost:/tmp/x",
+        "file:/tmp/x",
+        "file:tmp/x",
+        "file://otherhost/tmp/x",
+        "relative/repo.git",
+        "../repo.git",
+        "~/repo.git",
     ],
 )
 def test_repository_urls_with_tricks_are_refused(url: str) -> None:
     with pytest.raises(IntakeError):
-        check_repo_url(url, allow_file=True)
+        check_repo_url(url, allow_local=True)
+
+
+@pytest.mark.parametrize(
+    "url", ["/srv/git/repo.git", "file:///srv/git/repo.git", "file://localhost/srv/repo.git"]
+)
+def test_local_repository_urls_pass_only_when_allowed(url: str) -> None:
+    assert check_repo_url(url, allow_local=True) == url
+    with pytest.raises(IntakeError, match="DUCKSTRING_ALLOW_LOCAL_GIT=1"):
+        check_repo_url(url)
 
 
 @pytest.mark.parametrize(
@@ -504,6 +531,7 @@ def test_repository_urls_with_tricks_are_refused(url: str) -> None:
         "ssh://git@example.com:2222/org/repo.git",
         "git@github.com:org/repo.git",
         "https://user:token@example.com/repo.git",
+        "http://[::1]:8080/repo.git",
     ],
 )
 def test_ordinary_repository_urls_pass(url: str) -> None:

@@ -1,6 +1,6 @@
 """A real git server on loopback for tests: git's own ``http-backend`` behind a small HTTP server.
 
-The Catchment refuses ``file://`` repositories, so a test of ``pond deploy --git`` serves its
+A hosted Catchment refuses local repositories, so a test of a network git deploy serves its
 repository over smart HTTP, exactly as a hosted git service would.
 """
 

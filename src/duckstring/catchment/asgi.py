@@ -17,6 +17,8 @@ for its line's next run; at most ``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait 
 Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the Catchment's CPU priority, so it stays
 responsive however busy they are (0: the same priority).
 A query over published tables is stopped after ``DUCKSTRING_QUERY_TIMEOUT`` seconds (30).
+``DUCKSTRING_ALLOW_LOCAL_GIT=1`` lets a git deploy clone a local path or ``file://`` URL; unset,
+they are refused, since a hosted Catchment must not clone its own disk.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ def _count(variable: str, default: int, *, most: int | None = None) -> int:
     return value
 
 
+def _flag(variable: str) -> bool:
+    text = os.environ.get(variable, "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise SystemExit(f"{variable} must be 1 or 0, not {os.environ[variable]!r}")
+
+
 def config_from_environment() -> CatchmentConfig:
     return CatchmentConfig(
         root=Path(os.environ.get("DUCKSTRING_ROOT", "./.duckstring")),
@@ -76,6 +87,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_linger_bytes=_count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
         duck_niceness=_count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
         query_timeout=_seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0),
+        allow_local_git=_flag("DUCKSTRING_ALLOW_LOCAL_GIT"),
     )
 
 

@@ -96,20 +96,21 @@ def read_git(
     git_ref: str,
     limits: UploadLimits | None = None,
     *,
-    allow_file: bool = False,
+    allow_local: bool = False,
     timeout: float = 120.0,
 ) -> PondSource:
     """Fetch ``git_ref`` (branch, tag or commit) of ``repo_url`` and validate it like an upload.
 
-    Accepted URLs: ``https://``, ``http://``, ``ssh://`` and scp-like ``user@host:path``.
-    ``file://`` only with ``allow_file=True``: a local repository reads the server's own disk,
-    so it is for tests and trusted set-ups. The ``.git`` folder is never part of the result.
+    Accepted URLs: ``https://``, ``http://``, ``ssh://`` and scp-like ``user@host:path``. A
+    local repository (an absolute path or ``file:///path``) only with ``allow_local=True``: it
+    reads the server's own disk, so it is for a Catchment on the author's own machine. The
+    ``.git`` folder is never part of the result.
     """
     limits = limits or UploadLimits()
     fetched = gitsource.fetch_archive(
         repo_url,
         git_ref,
-        allow_file=allow_file,
+        allow_local=allow_local,
         timeout=timeout,
         max_bytes=limits.max_archive_bytes,
     )

@@ -88,6 +88,9 @@ class CatchmentConfig:
     query_timeout: float = 30.0
     #: How much lower the Ducks' CPU priority is than the Catchment's (0 to 19).
     duck_niceness: int = DUCK_NICENESS
+    #: Whether a git deploy may clone a local path or ``file://`` URL: it reads this machine's
+    #: disk, so only a Catchment on the author's own machine allows it (the CLI's do).
+    allow_local_git: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -79,7 +79,8 @@ def serve(registration: Registration) -> None:
     if not port_free(host, registration.port):
         fail(f"port {registration.port} on {host} is in use: pick another with -p PORT")
     url = f"http://{dial_host(host)}:{registration.port}"
-    config = CatchmentConfig(root=root, api_key=registration.key, url=url)
+    # A Catchment of one's own machine may clone the author's local repositories.
+    config = CatchmentConfig(root=root, api_key=registration.key, url=url, allow_local_git=True)
     console.print(
         f"Catchment [bold]{escape(registration.name)}[/] serving {escape(str(root))} "
         f"at {url} (Ctrl+C stops)"

@@ -102,5 +102,5 @@ def demo(
         f"Catchment demo serving {escape(str(root))} at {registration.url} (Ctrl+C stops)"
     )
     threading.Thread(target=_deploy_and_wave, args=(registration, folder), daemon=True).start()
-    app = create_app(CatchmentConfig(root=root, url=registration.url))
+    app = create_app(CatchmentConfig(root=root, url=registration.url, allow_local_git=True))
     serve(app, host=host, port=chosen)

@@ -31,19 +31,32 @@ def _exists(client: CatchmentClient, name: str, version: str) -> bool:
     return True
 
 
+def _git(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=project, capture_output=True, text=True, timeout=10, check=True
+    )
+    return result.stdout.strip()
+
+
+def _is_relative_path(url: str) -> bool:
+    """Whether git reads ``url`` as a local path relative to the working tree: no scheme, no
+    ``host:`` before the first slash (git's ssh shorthand), not absolute."""
+    colon, slash = url.find(":"), url.find("/")
+    remote = "://" in url or (colon >= 0 and (slash < 0 or colon < slash))
+    return not remote and not url.startswith("/")
+
+
 def _origin(project: Path) -> str:
+    """The URL of the project's ``origin`` remote, a relative local path made absolute (the
+    Catchment does not share this working folder)."""
     try:
-        result = subprocess.run(
-            ["git", "remote", "get-url", "origin"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
+        url = _git(project, "remote", "get-url", "origin")
+        if _is_relative_path(url):
+            # git resolves a relative remote against the top of the working tree.
+            url = str((Path(_git(project, "rev-parse", "--show-toplevel")) / url).resolve())
     except (OSError, subprocess.SubprocessError):
         fail(f"{project} has no git remote 'origin' to deploy from")
-    return result.stdout.strip()
+    return url
 
 
 def deploy_project(

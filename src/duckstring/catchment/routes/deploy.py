@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 from typing import Any
@@ -94,7 +95,15 @@ async def deploy(request: Request) -> Deployed:
                 "version": body.version,
                 "type": body.type,
             }
-            source = await run_in_threadpool(intake.read_git, body.repo_url, body.git_ref, limits)
+            source = await run_in_threadpool(
+                functools.partial(
+                    intake.read_git,
+                    body.repo_url,
+                    body.git_ref,
+                    limits,
+                    allow_local=catchment_of(request).config.allow_local_git,
+                )
+            )
         else:
             form = await request.form(max_part_size=limits.max_archive_bytes)
             upload = form.get("pond")
