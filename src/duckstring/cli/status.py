@@ -27,12 +27,27 @@ def status(
     State, version, freshness age, staleness, standing trigger, failures and budgets.
     """
     with connect(catchment) as client:
+        document = client.get("/status")
         focus = None
         if pond is not None:
-            focus = live.resolve_line(client.get("/status"), pond, major, version)
+            focus = live.resolve_line(document, pond, major, version)
             if focus is None:
-                fail(f"unknown Pond {pond!r}")
+                fail(_unknown(pond, major, version))
         if once:
-            live.show_once(client, focus)
+            live.show_once(document, focus)
         else:
             live.watch(client, focus, title=client.base)
+
+
+def _unknown(pond: str, major: int | None, version: str | None) -> str:
+    if major is None and version is None:
+        return f"unknown Pond {pond!r}"
+    wanted = ", ".join(
+        part
+        for part in (
+            None if major is None else f"major {major}",
+            None if version is None else f"version {version}",
+        )
+        if part is not None
+    )
+    return f"no line of Pond {pond!r} with {wanted}"
