@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -18,6 +19,14 @@ def register(app: typer.Typer) -> None:
 def status(
     pond: Annotated[str | None, typer.Argument(help="Only this Pond and its lineage")] = None,
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the status document (GET /api/status) as JSON and exit; with POND, "
+            "only its line and its upstream lineage",
+        ),
+    ] = False,
     catchment: CatchmentOption = None,
     major: MajorOption = None,
     version: VersionOption = None,
@@ -33,7 +42,12 @@ def status(
             focus = live.resolve_line(document, pond, major, version)
             if focus is None:
                 fail(_unknown(pond, major, version))
-        if once:
+        if as_json:
+            # Plain stdout, not the rich console: a script reads it, so nothing may wrap or
+            # be coloured.
+            shown = document if focus is None else live.restrict(document, focus)
+            typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+        elif once:
             live.show_once(document, focus)
         else:
             live.watch(client, focus, title=client.base)
