@@ -189,6 +189,7 @@ def test_status_json_of_a_pond_keeps_its_line_and_upstream_lineage(busy: Server)
 def test_status_json_of_an_unknown_pond_is_one_line_on_stderr(busy: Server) -> None:
     for args, says in [
         (("nope",), "error: unknown Pond 'nope'"),
+        (("nope", "-m", "1"), "error: unknown Pond 'nope'"),
         (("products", "-m", "2"), "error: no line of Pond 'products' with major 2"),
     ]:
         printed = cli(busy, "status", *args, "--json")

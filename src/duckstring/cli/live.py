@@ -125,7 +125,7 @@ def _cells(p: dict[str, Any], now: datetime) -> dict[str, Text]:
 #: Headings in the order they are shown. The first four are always shown, and whole.
 HEADINGS = ("pond", "state", "version", "age", "stale", "trigger", "runs", "fails", "budget")
 _WHOLE = HEADINGS[:4]
-#: The other columns, most wanted first: a narrower terminal drops them from the end.
+#: The other columns, most wanted first: each is shown if it fits after those before it.
 _BY_WIDTH = ("stale", "fails", "trigger", "runs", "budget")
 
 

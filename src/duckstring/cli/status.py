@@ -41,7 +41,7 @@ def status(
         if pond is not None:
             focus = live.resolve_line(document, pond, major, version)
             if focus is None:
-                fail(_unknown(pond, major, version))
+                fail(_unknown(document, pond, major, version))
         if as_json:
             # Plain stdout, not the rich console: a script reads it, so nothing may wrap or
             # be coloured.
@@ -53,15 +53,11 @@ def status(
             live.watch(client, focus, title=client.base)
 
 
-def _unknown(pond: str, major: int | None, version: str | None) -> str:
-    if major is None and version is None:
+def _unknown(document: live.Status, pond: str, major: int | None, version: str | None) -> str:
+    """Why no line matches: no such Pond, or none of its lines has that major or version."""
+    if live.resolve_line(document, pond) is None:
         return f"unknown Pond {pond!r}"
-    wanted = ", ".join(
-        part
-        for part in (
-            None if major is None else f"major {major}",
-            None if version is None else f"version {version}",
-        )
-        if part is not None
-    )
-    return f"no line of Pond {pond!r} with {wanted}"
+    wanted = [] if major is None else [f"major {major}"]
+    if version is not None:
+        wanted.append(f"version {version}")
+    return f"no line of Pond {pond!r} with {' and '.join(wanted)}"
