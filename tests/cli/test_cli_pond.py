@@ -1,5 +1,6 @@
 """The pond and puddle command groups, in-process: exit codes, messages, no stray tracebacks."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -31,33 +32,78 @@ def assert_one_line_error(code: int, stderr: str, *fragments: str) -> None:
     assert "Traceback" not in stderr
 
 
-def test_init_scaffolds_a_project_that_hydrates_and_runs(
+def listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+SCAFFOLD = [".gitignore", "README.md", "pond.toml", "src", "src/pond.py", "src/puddles.py"]
+
+
+def test_init_makes_the_current_folder_a_project_that_hydrates_and_runs(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, _ = invoke("pond", "init", "sales")
-    assert code == 0 and "Created Pond sales" in out
-    project = in_tmp / "sales"
-    assert sorted(str(p.relative_to(project)) for p in project.rglob("*")) == [
-        ".gitignore",
-        "README.md",
-        "pond.toml",
-        "src",
-        "src/pond.py",
-        "src/puddles.py",
-    ]
-    assert "puddles/" in (project / ".gitignore").read_text().splitlines()
-    monkeypatch.chdir(project / "src")  # commands find pond.toml from a subfolder too
+    code, out, err = invoke("pond", "init", "sales")
+    assert code == 0 and err == ""
+    assert f"Created Pond sales in {in_tmp}" in out
+    assert listing(in_tmp) == SCAFFOLD  # here, not in a sales/ subfolder
+    manifest = tomllib.loads((in_tmp / "pond.toml").read_text())
+    assert manifest["pond"] == {"name": "sales", "version": "0.1.0"}
+    assert "puddles/" in (in_tmp / ".gitignore").read_text().splitlines()
+    assert (in_tmp / "README.md").read_text().startswith("# sales\n")
+    monkeypatch.chdir(in_tmp / "src")  # commands find pond.toml from a subfolder too
     assert invoke("pond", "hydrate")[0] == 0
     code, out, _ = invoke("pond", "run")
     assert code == 0 and "✓ build" in out
 
 
-def test_init_refuses_a_bad_name_and_an_occupied_folder(in_tmp: Path) -> None:
+def test_init_refuses_a_folder_that_has_a_pond_toml_and_writes_nothing(in_tmp: Path) -> None:
+    (in_tmp / "pond.toml").write_text("mine")
+    assert_one_line_error(
+        *invoke("pond", "init", "sales")[::2], f"{in_tmp / 'pond.toml'} already exists"
+    )
+    assert listing(in_tmp) == ["pond.toml"]
+    assert (in_tmp / "pond.toml").read_text() == "mine"
+    # A second init of a folder it made is refused the same way.
+    (in_tmp / "pond.toml").unlink()
+    assert invoke("pond", "init", "sales")[0] == 0
+    before = {path: (in_tmp / path).read_bytes() for path in SCAFFOLD if path != "src"}
+    assert_one_line_error(*invoke("pond", "init", "other")[::2], "already exists")
+    assert {path: (in_tmp / path).read_bytes() for path in before} == before
+
+
+def test_init_refuses_a_bad_name_and_writes_nothing(in_tmp: Path) -> None:
     assert_one_line_error(*invoke("pond", "init", "Sales")[::2], "Pond name 'Sales'")
-    (in_tmp / "taken").mkdir()
-    (in_tmp / "taken" / "notes.txt").write_text("mine")
-    assert_one_line_error(*invoke("pond", "init", "taken")[::2], "already exists")
-    assert (in_tmp / "taken" / "notes.txt").read_text() == "mine"
+    assert_one_line_error(*invoke("pond", "init", "../up")[::2], "Pond name '../up'")
+    assert listing(in_tmp) == []
+    (in_tmp / "src").write_text("a file where the folder goes")
+    assert_one_line_error(*invoke("pond", "init", "sales")[::2], "src is in the way")
+    assert listing(in_tmp) == ["src"]
+
+
+def test_init_keeps_the_users_files_and_says_so(in_tmp: Path) -> None:
+    (in_tmp / "README.md").write_text("my notes\n")
+    (in_tmp / ".gitignore").write_text("*.log\n")
+    (in_tmp / "data.csv").write_text("a,b\n")
+    code, out, err = invoke("pond", "init", "sales")
+    assert code == 0
+    assert "kept your README.md, .gitignore (already here)" in out
+    assert "wrote README.md" not in out and "wrote pond.toml" in out
+    assert (in_tmp / "README.md").read_text() == "my notes\n"
+    assert (in_tmp / ".gitignore").read_text() == "*.log\n"
+    assert (in_tmp / "data.csv").read_text() == "a,b\n"
+    assert listing(in_tmp) == sorted([*SCAFFOLD, "data.csv"])
+    # Their .gitignore does not keep puddles/ out of git: said once, as a warning.
+    assert err.strip() == (
+        "warning: your .gitignore does not ignore puddles/ (local snapshots and output): add it"
+    )
+
+
+def test_init_is_quiet_about_a_gitignore_that_ignores_puddles(
+    in_tmp: Path,
+) -> None:
+    (in_tmp / ".gitignore").write_text("/puddles/\n")
+    code, out, err = invoke("pond", "init", "sales")
+    assert code == 0 and "kept your .gitignore" in out and err == ""
 
 
 def test_demo_refuses_to_overwrite_and_writes_nothing(in_tmp: Path) -> None:

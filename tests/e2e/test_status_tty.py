@@ -1,5 +1,5 @@
 """The live status view in a real pseudo-terminal: it redraws in place as a Pulse progresses,
-and a failure shows in red."""
+a failure shows in red, and an 80-column terminal still shows every state and version whole."""
 
 from __future__ import annotations
 
@@ -32,16 +32,16 @@ def restore_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def spawn_status(server: Server) -> pexpect.spawn:
+def spawn_status(server: Server, columns: int = 160) -> pexpect.spawn:
     env = server.environment()
-    env.update({"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"})
+    env.update({"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "40"})
     env.pop("NO_COLOR", None)
     return pexpect.spawn(
         sys.executable,
         ["-m", "duckstring.cli", "status"],
         env=env,
         encoding="utf-8",
-        dimensions=(40, 160),
+        dimensions=(40, columns),
         timeout=30,
         preexec_fn=restore_ctrl_c,
     )
@@ -68,3 +68,51 @@ def test_live_status_shows_a_pulse_progressing_and_a_failure_in_red(
     finally:
         view.close(force=True)
     assert view.exitstatus == 0 or view.signalstatus is None
+
+
+HELD = """
+import time
+from pathlib import Path
+
+@ripple
+def held(pond):
+    deadline = time.monotonic() + 60
+    while not Path({gate!r}).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pond.write_table("held", pond.con.sql("SELECT 1 AS x"))
+"""
+
+
+COLOUR = r"(?:\x1b\[[\d;]*m)*"
+
+
+def row(*cells: str) -> re.Pattern[str]:
+    """A drawn row whose first cells are exactly these, whole (a cell may be coloured)."""
+    return re.compile("│" + "".join(rf"\s*{COLOUR}{cell}\s*{COLOUR}\s*│" for cell in cells))
+
+
+def test_live_status_in_an_80_column_terminal_keeps_state_and_version_whole(
+    server: Server, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    server.connect_cli()
+    body = HELD.format(gate=str(gate))
+    held = write_pond(tmp_path, "transactions", body, kind="inlet", version="12.104.3")
+    server.cli("pond", "deploy", "-y", cwd=held)
+    server.cli("pond", "deploy", "-y", cwd=write_pond(tmp_path, "broken", RAISES, kind="inlet"))
+    view = spawn_status(server, columns=80)
+    try:
+        view.expect("transactions@12")
+        server.cli("trigger", "pulse", "broken", "--silent")
+        view.expect(row("broken@1", "failed", r"1\.0\.0"))
+        server.cli("trigger", "pulse", "transactions", "--silent")
+        view.expect(row("transactions@12", "running", r"12\.104\.3"))
+        assert "…" not in view.before
+        gate.touch()
+        view.expect(row("transactions@12", "idle", r"12\.104\.3", r"\d+s"))
+        assert "…" not in view.before
+        view.sendcontrol("c")
+        view.expect(pexpect.EOF)
+    finally:
+        gate.touch()
+        view.close(force=True)

@@ -23,10 +23,12 @@ from rich.table import Table
 
 from duckstring.cli.output import console, expected_errors, fail
 from duckstring.remote.config import (
+    Config,
     ConfigError,
     Registration,
-    check_registration_name,
-    home,
+    check_catchment_name,
+    config_path,
+    default_root,
     load,
     save,
 )
@@ -88,6 +90,25 @@ def serve(registration: Registration) -> None:
     serve_app(create_app(config), host=host, port=registration.port)
 
 
+def check_root_usable(root: Path, config: Config) -> None:
+    """Refuse a root that is a file, or the data of another registered Catchment.
+
+    Roots are compared case-insensitively: on a case-insensitive disk (macOS, Windows) the
+    roots of ``Prod`` and ``prod`` are one folder.
+    """
+    config_file = str(config_path().resolve()).casefold()
+    # The config file and its temporary copy: a Catchment named config.toml must not take them.
+    reserved = (config_file, config_file + ".tmp")
+    if str(root).casefold() in reserved or (root.exists() and not root.is_dir()):
+        fail(f"{root} is not a folder a Catchment can keep its data in: choose --root")
+    for other in config.catchments.values():
+        if other.root is not None and str(Path(other.root)).casefold() == str(root).casefold():
+            fail(
+                f"Catchment {other.name!r} already keeps its data in {other.root}: "
+                "choose another name or --root"
+            )
+
+
 @catchment_app.command("init")
 def init(
     name: Annotated[str | None, typer.Option("--name", "-n", help="Registration name")] = None,
@@ -111,17 +132,18 @@ def init(
     if name is None:
         name = typer.prompt("Catchment name")
     with expected_errors(ConfigError):
-        check_registration_name(name)
+        check_catchment_name(name)
         config = load()
+        root_path = (root or default_root(name)).expanduser().resolve()
     if name in config.catchments:
         fail(
             f"a Catchment named {name!r} is already registered: start it with "
             f"`duckstring catchment start {name}`"
         )
+    check_root_usable(root_path, config)
     if generate_key:
         key = secrets.token_urlsafe(32)
         console.print(f"API key (shown once, stored for this registration): [bold]{key}[/]")
-    root_path = (root or home() / name).expanduser().resolve()
     registration = Registration(
         name=name,
         url=f"http://{dial_host(host)}:{port}",
@@ -171,7 +193,7 @@ def connect_command(
     if not path.startswith(("http://", "https://")):
         fail(f"bad URL {path!r}: it starts with http:// or https://")
     with expected_errors(ConfigError):
-        check_registration_name(name)
+        check_catchment_name(name)
         config = load()
     config.catchments[name] = Registration(
         name=name, url=path.rstrip("/"), key=key, headers=parse_headers(header or [])
@@ -202,7 +224,8 @@ def list_command() -> None:
     if implicit is None and len(config.catchments) == 1:
         implicit = next(iter(config.catchments))
     table = Table("", "name", "url", "kind", "key", box=None)
-    for name, reg in sorted(config.catchments.items()):
+    for name in config.names():
+        reg = config.catchments[name]
         kind = f"local: {reg.root}" if reg.is_local else "remote"
         table.add_row(
             "●" if name == implicit else "",

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -38,14 +37,27 @@ def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+_AGE_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60))
+
+
+def compact_age(micros: int) -> str:
+    """A duration in its largest whole unit: ``3s``, ``4m``, ``2h``, ``5d`` (short enough that
+    a narrow terminal never has to cut it)."""
+    seconds = max(0, micros) // 1_000_000
+    for unit, size in _AGE_UNITS:
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _age(now: datetime, text: str | None) -> str:
     moment = _instant(text)
     if moment is None:
         return "never"
     micros = int((now - moment).total_seconds() * 1_000_000)
     if micros < 0:
-        return f"fresh until +{format_duration(-micros)}"
-    return f"{format_duration(micros)} ago"
+        return f"in {compact_age(-micros)}"
+    return compact_age(micros)
 
 
 def lineage(status: Status, line: str) -> list[str]:
@@ -75,54 +87,108 @@ def resolve_line(
     return str(max(lines, key=lambda p: p["major"])["id"])
 
 
-def table(status: Status, focus: str | None = None, title: str | None = None) -> Table:
-    now = _instant(status["now"]) or datetime.now()
-    ponds = status["ponds"]
+def restrict(status: Status, focus: str) -> Status:
+    """The status document cut to ``focus`` and its upstream lineage (nearest first), with
+    only the edges between those lines."""
+    keep = lineage(status, focus)
+    ponds = sorted(
+        (p for p in status["ponds"] if p["id"] in keep), key=lambda p: keep.index(p["id"])
+    )
+    edges = [edge for edge in status["edges"] if edge[0] in keep and edge[1] in keep]
+    return {**status, "ponds": ponds, "edges": edges}
+
+
+def _trigger_text(trigger: dict[str, Any] | None) -> str:
+    if trigger is None:
+        return "-"
+    if trigger["kind"] == "tide" and trigger.get("bound_ms") is not None:
+        return f"tide {format_duration(trigger['bound_ms'] * 1000)}"
+    return str(trigger["kind"])
+
+
+def _cells(p: dict[str, Any], now: datetime) -> dict[str, Text]:
+    """One line's cells, by heading."""
+    staleness = p.get("staleness_ms")
+    return {
+        "pond": Text(p["id"]),
+        "state": Text(p["status"], style=COLOURS.get(p["status"], "")),
+        "version": Text(p["version"]),
+        "age": Text(_age(now, p["end_f"])),
+        "stale": Text("-" if staleness is None else compact_age(staleness * 1000)),
+        "trigger": Text(_trigger_text(p["trigger"])),
+        "runs": Text(str(p["runs_completed"])),
+        "fails": Text(str(p["failures"]), style="red" if p["failures"] else ""),
+        "budget": Text(f"{p['immediate_retries']}/{p['source_retries']}"),
+    }
+
+
+#: Headings in the order they are shown. The first four are always shown, and whole.
+HEADINGS = ("pond", "state", "version", "age", "stale", "trigger", "runs", "fails", "budget")
+_WHOLE = HEADINGS[:4]
+#: The other columns, most wanted first: each is shown if it fits after those before it.
+_BY_WIDTH = ("stale", "fails", "trigger", "runs", "budget")
+
+
+def _table_width(widths: list[int]) -> int:
+    # Every cell is padded one space each side, and the box draws one rule per edge.
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def _fitting(rows: list[dict[str, Text]], width: int) -> list[str]:
+    """The headings that fit in ``width`` columns: the whole ones, then each of the others
+    (most wanted first) that still fits."""
+
+    def needed(heading: str) -> int:
+        return max([len(heading), *(row[heading].cell_len for row in rows)])
+
+    shown = list(_WHOLE)
+    for heading in _BY_WIDTH:
+        if _table_width([needed(h) for h in (*shown, heading)]) <= width:
+            shown.append(heading)
+    return [heading for heading in HEADINGS if heading in shown]
+
+
+_NO_PONDS = {heading: Text("") for heading in HEADINGS} | {"pond": Text("(no Ponds deployed)")}
+
+
+def table(
+    status: Status,
+    focus: str | None = None,
+    title: str | None = None,
+    width: int | None = None,
+) -> Table:
+    """The view of ``status`` (cut to ``focus`` and its lineage when given) in ``width``
+    columns (the console's by default). The Pond, state, version and freshness age are always
+    shown and never cut; each other column is shown if it still fits, most wanted first."""
+    now = _instant(status.get("now")) or datetime.now(UTC)
     if focus is not None:
-        keep = lineage(status, focus)
-        ponds = sorted((p for p in ponds if p["id"] in keep), key=lambda p: keep.index(p["id"]))
+        ponds = restrict(status, focus)["ponds"]
     else:
-        ponds = sorted(ponds, key=lambda p: (_PRECEDENCE.get(p["status"], 9), p["id"]))
-    view = Table(title=title, title_justify="left", expand=False, header_style="bold")
-    for column in (
-        "pond",
-        "state",
-        "version",
-        "fresh",
-        "staleness",
-        "trigger",
-        "runs",
-        "failures",
-        "budget i/o",
-    ):
-        view.add_column(column, no_wrap=True)
-    for p in ponds:
-        trigger = p["trigger"]
-        if trigger is None:
-            trigger_text = "-"
-        elif trigger["kind"] == "tide":
-            trigger_text = f"tide {format_duration(trigger['bound_ms'] * 1000)}"
-        else:
-            trigger_text = trigger["kind"]
-        staleness = p["staleness_ms"]
-        view.add_row(
-            escape(p["id"]),
-            Text(p["status"], style=COLOURS.get(p["status"], "")),
-            escape(p["version"]),
-            _age(now, p["end_f"]),
-            "-" if staleness is None else format_duration(max(0, staleness) * 1000),
-            trigger_text,
-            str(p["runs_completed"]),
-            Text(str(p["failures"]), style="red" if p["failures"] else ""),
-            f"{p['immediate_retries']}/{p['source_retries']}",
-        )
-    if not ponds:
-        view.add_row("(no Ponds deployed)", "", "", "", "", "", "", "", "")
+        ponds = sorted(status["ponds"], key=lambda p: (_PRECEDENCE.get(p["status"], 9), p["id"]))
+    rows = [_cells(p, now) for p in ponds] or [_NO_PONDS]
+    shown = _fitting(rows, console.width if width is None else width)
+    hidden = [heading for heading in HEADINGS if heading not in shown]
+    view = Table(
+        title=title,
+        title_justify="left",
+        caption=f"not shown at this width: {', '.join(hidden)}" if hidden and ponds else None,
+        caption_justify="left",
+        caption_style="dim",
+        expand=False,
+        header_style="bold",
+    )
+    for heading in shown:
+        # Should even the whole columns not fit, their values fold onto a second line rather
+        # than lose their end to an ellipsis.
+        view.add_column(heading, no_wrap=heading not in _WHOLE, overflow="fold")
+    for row in rows:
+        view.add_row(*(row[heading] for heading in shown))
     return view
 
 
-def show_once(client: CatchmentClient, focus: str | None = None) -> None:
-    console.print(table(client.get("/status"), focus))
+def show_once(status: Status, focus: str | None = None) -> None:
+    """Print one snapshot of the view."""
+    console.print(table(status, focus))
 
 
 def watch(

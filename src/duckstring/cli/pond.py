@@ -13,7 +13,7 @@ from duckstring.cli.output import console, expected_errors, fail, show_traceback
 from duckstring.local.hydrate import PuddleFailedError, hydrate
 from duckstring.local.layout import LocalLayout
 from duckstring.local.runner import RippleOutcome, run_pond
-from duckstring.local.scaffold import ScaffoldError, init_project, write_demo
+from duckstring.local.scaffold import ScaffoldError, ignores_puddles, init_project, write_demo
 from duckstring.pond.isolation import DefinitionError, ModuleImportError
 from duckstring.pond.manifest import ManifestError, find_project
 from duckstring.pond.puddle import CatchmentUnavailableError
@@ -36,11 +36,23 @@ def register(app: typer.Typer) -> None:
 def init(
     name: Annotated[str, typer.Argument(help="Pond name: lowercase letters, digits, _ and -.")],
 ) -> None:
-    """Scaffold a Pond project in ./NAME (manifest, a blank Ripple, puddles, README, .gitignore)."""
+    """Make the current folder the Pond project NAME (manifest, a blank Ripple, puddles,
+    README, .gitignore). Files already here are kept; a pond.toml here refuses."""
     with expected_errors(*_EXPECTED):
         project = init_project(Path.cwd(), name)
-    console.print(f"Created Pond [bold]{escape(name)}[/] in {escape(str(project))}")
-    console.print(f"Next: cd {escape(name)} && duckstring pond hydrate && duckstring pond run")
+    # soft_wrap: a long path stays on one line, whole, to copy.
+    console.print(
+        f"Created Pond [bold]{escape(name)}[/] in {escape(str(project.folder))}", soft_wrap=True
+    )
+    for relative in project.written:
+        console.print(f"  wrote {escape(relative)}")
+    if project.kept:
+        console.print(
+            f"  kept your {escape(', '.join(project.kept))} (already here)", soft_wrap=True
+        )
+    if ".gitignore" in project.kept and not ignores_puddles(project.folder / ".gitignore"):
+        warn("your .gitignore does not ignore puddles/ (local snapshots and output): add it")
+    console.print("Next: duckstring pond hydrate && duckstring pond run")
 
 
 @pond_app.command("demo")

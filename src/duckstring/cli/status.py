@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
@@ -18,6 +19,14 @@ def register(app: typer.Typer) -> None:
 def status(
     pond: Annotated[str | None, typer.Argument(help="Only this Pond and its lineage")] = None,
     once: Annotated[bool, typer.Option("--once", help="Print one snapshot and exit")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the status document (GET /api/status) as JSON and exit; with POND, "
+            "only its line and its upstream lineage",
+        ),
+    ] = False,
     catchment: CatchmentOption = None,
     major: MajorOption = None,
     version: VersionOption = None,
@@ -27,12 +36,28 @@ def status(
     State, version, freshness age, staleness, standing trigger, failures and budgets.
     """
     with connect(catchment) as client:
+        document = client.get("/status")
         focus = None
         if pond is not None:
-            focus = live.resolve_line(client.get("/status"), pond, major, version)
+            focus = live.resolve_line(document, pond, major, version)
             if focus is None:
-                fail(f"unknown Pond {pond!r}")
-        if once:
-            live.show_once(client, focus)
+                fail(_unknown(document, pond, major, version))
+        if as_json:
+            # Plain stdout, not the rich console: a script reads it, so nothing may wrap or
+            # be coloured.
+            shown = document if focus is None else live.restrict(document, focus)
+            typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+        elif once:
+            live.show_once(document, focus)
         else:
             live.watch(client, focus, title=client.base)
+
+
+def _unknown(document: live.Status, pond: str, major: int | None, version: str | None) -> str:
+    """Why no line matches: no such Pond, or none of its lines has that major or version."""
+    if live.resolve_line(document, pond) is None:
+        return f"unknown Pond {pond!r}"
+    wanted = [] if major is None else [f"major {major}"]
+    if version is not None:
+        wanted.append(f"version {version}")
+    return f"no line of Pond {pond!r} with {' and '.join(wanted)}"

@@ -1,4 +1,4 @@
-"""New Pond projects: ``pond init NAME`` and the four demo Ponds of ``pond demo``.
+"""New Pond projects: ``pond init NAME`` (here) and the four demo Ponds of ``pond demo``.
 
 The demo projects are real files shipped as package data under ``duckstring/demo/``; a
 ``gitignore`` there becomes each project's ``.gitignore`` (package data globs skip dot-files).
@@ -6,6 +6,8 @@ The demo projects are real files shipped as package data under ``duckstring/demo
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -87,18 +89,62 @@ class ScaffoldError(ValueError):
     """A project that cannot be created where asked (bad name, folder in the way)."""
 
 
-def init_project(parent: Path | str, name: str) -> Path:
-    """Create the Pond project ``{parent}/{name}`` with one blank Ripple; return its folder."""
+MANIFEST = "pond.toml"
+
+
+@dataclass(frozen=True)
+class NewProject:
+    """What ``pond init`` did in a folder: the files it wrote and those it found there."""
+
+    folder: Path
+    written: list[str]
+    kept: list[str]
+
+
+def init_project(folder: Path | str, name: str) -> NewProject:
+    """Make ``folder`` the Pond project ``name``: write its manifest, one blank Ripple, the
+    puddles file, a README and a .gitignore.
+
+    Refuses, writing nothing, when the name is not a Pond name or ``folder`` already holds a
+    ``pond.toml``. Any other file of the scaffold that is already there is the user's and is
+    kept as it is (reported in ``kept``).
+    """
     problem = pond_name_problem(name)
     if problem is not None:
         raise ScaffoldError(problem)
-    project = Path(parent) / name
-    _refuse_existing(project)
-    for relative, template in _INIT_FILES.items():
-        path = project / relative
+    folder = Path(folder)
+    if os.path.lexists(folder / MANIFEST):
+        raise ScaffoldError(
+            f"{folder / MANIFEST} already exists: this folder is a Pond project already "
+            "(run `duckstring pond init` in a new folder)"
+        )
+    kept = [relative for relative in _INIT_FILES if os.path.lexists(folder / relative)]
+    for relative in _INIT_FILES:
+        parent = (folder / relative).parent
+        if os.path.lexists(parent) and not parent.is_dir():
+            raise ScaffoldError(f"{parent} is in the way: it is not a folder")
+    # The manifest goes last: a folder with a pond.toml is a finished init, so an init cut
+    # short can be run again.
+    order = sorted(_INIT_FILES, key=lambda relative: relative == MANIFEST)
+    written = []
+    for relative in order:
+        if relative in kept:
+            continue
+        path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(name=name))
-    return project
+        with open(path, "x") as out:  # "x": never replace a file that appeared meanwhile
+            out.write(_INIT_FILES[relative].format(name=name))
+        written.append(relative)
+    return NewProject(folder=folder, written=written, kept=kept)
+
+
+def ignores_puddles(gitignore: Path) -> bool:
+    """Whether a .gitignore keeps ``puddles/`` (local snapshots and output) out of git."""
+    try:
+        lines = gitignore.read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(line.strip() in ("puddles", "puddles/", "/puddles", "/puddles/") for line in lines)
 
 
 def write_demo(parent: Path | str) -> list[Path]:

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from duckstring.pond.names import pond_name_problem
+MAX_CATCHMENT_NAME_LENGTH = 64
+
+# Case-preserving, unlike Pond names: a Catchment name is the user's label for a registration
+# (``Prod``, ``dev-2``, ``eu.west``), never part of a URL. It is a path component all the same
+# (a local Catchment's default root is ``~/.duckstring/NAME``), hence no separators, no ``..``
+# and a letter or digit first (no hidden folders, no names read as options).
+_CATCHMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 class ConfigError(ValueError):
@@ -48,11 +55,19 @@ class Config:
     default: str | None = None
     catchments: dict[str, Registration] = field(default_factory=dict)
 
+    def names(self) -> list[str]:
+        """The registered names, alphabetically whatever their case (dev, Prod, prod, T)."""
+        return sorted(self.catchments, key=lambda name: (name.casefold(), name))
+
     def resolve(self, name: str | None) -> Registration:
-        """The named registration, or the default (the only one is implicitly the default)."""
+        """The named registration, or the default (the only one is implicitly the default).
+
+        Names are compared exactly: ``Prod`` and ``prod`` are two registrations.
+        """
         if name is not None:
+            check_catchment_name(name)
             if name not in self.catchments:
-                known = ", ".join(sorted(self.catchments)) or "none"
+                known = ", ".join(self.names()) or "none"
                 raise ConfigError(f"no Catchment named {name!r} is registered (known: {known})")
             return self.catchments[name]
         if self.default in self.catchments:
@@ -71,11 +86,34 @@ class Config:
         )
 
 
-def check_registration_name(name: str) -> str:
-    problem = pond_name_problem(name)
+def catchment_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid Catchment name, or ``None`` when it is."""
+    if not name:
+        return "a Catchment name must not be empty"
+    if len(name) > MAX_CATCHMENT_NAME_LENGTH:
+        return f"Catchment name {name!r} is longer than {MAX_CATCHMENT_NAME_LENGTH} characters"
+    rule = "use letters, digits, '_', '-' and '.', starting with a letter or digit"
+    if not _CATCHMENT_NAME.fullmatch(name):
+        return f"Catchment name {name!r} is not allowed: {rule}"
+    if ".." in name:
+        return f"Catchment name {name!r} is not allowed: it must not contain '..'"
+    return None
+
+
+def check_catchment_name(name: str) -> str:
+    """Return ``name`` if it is a valid Catchment name, else raise ``ConfigError`` saying why."""
+    problem = catchment_name_problem(name)
     if problem is not None:
-        raise ConfigError(problem.replace("Pond name", "Catchment name"))
+        raise ConfigError(problem)
     return name
+
+
+def default_root(name: str) -> Path:
+    """Where a local Catchment keeps its data unless told otherwise: ``~/.duckstring/NAME``.
+
+    The name is checked first, so the folder is always directly inside the home folder.
+    """
+    return home() / check_catchment_name(name)
 
 
 def load() -> Config:
