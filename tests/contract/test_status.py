@@ -65,6 +65,7 @@ def first(pond):
 
 @ripple(parents=[first])
 def second(pond):
+    time.sleep(1.5)
     pond.write_table("second", pond.read_table("first"))
 """
 
