@@ -358,13 +358,16 @@ def test_results_as_csv_json_and_parquet_files(root: Root) -> None:
                 path.unlink()
 
 
-def test_a_failed_export_leaves_no_file(root: Root, tmp_path: Path) -> None:
-    import tempfile
-
-    before = set(Path(tempfile.gettempdir()).glob("duckstring-query-*"))
+def test_a_failed_export_leaves_no_file(
+    root: Root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A temporary folder of its own: other processes use the shared one meanwhile.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with pytest.raises(QueryError):
         run_query(root.layout, "sales", 1, "SELECT 1/0 AS x, error('boom')", fmt="parquet")
-    assert set(Path(tempfile.gettempdir()).glob("duckstring-query-*")) == before
+    assert list(scratch.iterdir()) == []
 
 
 # -- a Ripple's output ------------------------------------------------------------------------
@@ -469,7 +472,7 @@ def test_a_publish_between_pinning_and_scanning_leaves_the_query_its_table(
     assert run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders").rows == [[1]]
 
 
-def test_a_query_leaves_no_folder_of_links_behind(
+def test_a_query_leaves_no_file_behind_but_its_result(
     root: Root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scratch = tmp_path / "scratch"
