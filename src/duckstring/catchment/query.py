@@ -88,7 +88,11 @@ class QueryLimits:
 @dataclass
 class QueryResult:
     """Either JSON-ready ``rows`` (``truncated`` when more existed than ``max_rows``), or a
-    temporary file at ``path`` of ``media_type`` that the caller streams and then deletes."""
+    temporary file at ``path`` of ``media_type`` that the caller streams and then deletes.
+
+    ``columns`` are the result's names as the SQL gave them, ``keys`` the same names made
+    unique (see :func:`unique_names`): the keys of :meth:`records` and the file's header.
+    """
 
     columns: list[str]
     types: list[str]
@@ -97,6 +101,35 @@ class QueryResult:
     path: Path | None = None
     media_type: str | None = None
     tables: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return unique_names(self.columns)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as objects, one key per column in column order."""
+        keys = self.keys
+        return [dict(zip(keys, row, strict=True)) for row in self.rows or []]
+
+
+def unique_names(columns: list[str]) -> list[str]:
+    """``columns`` with every repeated name numbered, as DuckDB names them in a file it writes.
+
+    ``SELECT 1 AS a, 2 AS a`` gives ``a`` and ``a_1``, so as objects (JSON rows) no value
+    is lost, and the keys are the header the same query's csv, json or parquet file has.
+    Names compare ignoring case, as DuckDB's do (``a``, ``A`` give ``a``, ``A_1``), and a
+    number already taken is skipped.
+    """
+    counts: dict[str, int] = {}
+    names: list[str] = []
+    for column in columns:
+        name = column
+        while counts.get(name.lower(), 0):
+            counts[column.lower()] += 1  # the next number for this name, taken or not
+            name = f"{column}_{counts[column.lower()] - 1}"
+        counts[name.lower()] = 1
+        names.append(name)
+    return names
 
 
 def published_tables(layout: RootLayout, pond: str, major: int) -> dict[str, Path]:

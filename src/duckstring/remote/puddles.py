@@ -49,12 +49,12 @@ class PuddleCatchment:
     def tables(self) -> list[str]:
         """The Source's published tables."""
         try:
-            answer = self.client.post("/query", json={"pond": self.source, "sql": "SHOW TABLES"})
+            answer = self.client.query({"pond": self.source, "sql": "SHOW TABLES"})
         except ClientError as error:
             raise puddles.CatchmentUnavailableError(
                 f"puddle {self.puddle.target!r}: {error}"
             ) from None
-        return sorted(str(row[0]) for row in answer["rows"])
+        return sorted(str(row["name"]) for row in answer.rows)
 
     def get(self, tables: str | list[str] | None = None) -> Path | str:
         """Download tables as Parquet; the path (or a glob of them) to return from a puddle."""
@@ -97,9 +97,9 @@ def fetch_source(registration_name: str | None, project: Path, source: str) -> l
     fetched = []
     with CatchmentClient(registration) as client:
         try:
-            listed = client.post("/query", json={"pond": source, "sql": "SHOW TABLES"})
-            for row in listed["rows"]:
-                table = check_table_name(str(row[0]))
+            listed = client.query({"pond": source, "sql": "SHOW TABLES"})
+            for row in listed.rows:
+                table = check_table_name(str(row["name"]))
                 response = client.request(
                     "POST",
                     "/query",
