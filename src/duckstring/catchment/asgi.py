@@ -31,34 +31,7 @@ from duckstring.catchment.service import (
     default_linger_bytes,
     default_linger_max,
 )
-
-
-def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
-    text = os.environ.get(variable)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SystemExit(f"{variable} must be a number of seconds, not {text!r}") from None
-    if value < 0 or (value == 0 and not zero) or value != value:
-        raise SystemExit(f"{variable} must be {'at least 0' if zero else 'positive'}, not {text!r}")
-    return value
-
-
-def _count(variable: str, default: int, *, most: int | None = None) -> int:
-    text = os.environ.get(variable)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SystemExit(f"{variable} must be a whole number, not {text!r}") from None
-    if value < 0:
-        raise SystemExit(f"{variable} must not be negative, not {text!r}")
-    if most is not None and value > most:
-        raise SystemExit(f"{variable} must be at most {most}, not {text!r}")
-    return value
+from duckstring.catchment.settings import count, query_timeout, seconds
 
 
 def config_from_environment() -> CatchmentConfig:
@@ -66,16 +39,16 @@ def config_from_environment() -> CatchmentConfig:
         root=Path(os.environ.get("DUCKSTRING_ROOT", "./.duckstring")),
         api_key=os.environ.get("DUCKSTRING_API_KEY") or None,
         url=os.environ.get("DUCKSTRING_CATCHMENT_URL") or None,
-        duck_silence=_seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
-        duck_stall=_seconds("DUCKSTRING_DUCK_STALL", 30.0),
-        duck_heartbeat=_seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
-        duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
-        duck_spares=_count("DUCKSTRING_DUCK_SPARES", 2, most=16),
-        duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
-        duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
-        duck_linger_bytes=_count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
-        duck_niceness=_count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
-        query_timeout=_seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0),
+        duck_silence=seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
+        duck_stall=seconds("DUCKSTRING_DUCK_STALL", 30.0),
+        duck_heartbeat=seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
+        duck_prestart=count("DUCKSTRING_DUCK_PRESTART", 16),
+        duck_spares=count("DUCKSTRING_DUCK_SPARES", 2, most=16),
+        duck_linger=seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
+        duck_linger_max=count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
+        duck_linger_bytes=count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
+        duck_niceness=count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
+        query_timeout=query_timeout(),
     )
 
 
