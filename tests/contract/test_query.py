@@ -100,7 +100,7 @@ def test_rows_are_an_array_of_objects(client: httpx.Client) -> None:
 
 def test_keys_come_in_column_order(client: httpx.Client) -> None:
     answer = ask(client, "SELECT label AS zeta, n AS alpha, n * 10 AS mid FROM numbers WHERE n < 2")
-    assert answer.text == ('[{"zeta":"n0","alpha":0,"mid":0},{"zeta":"n1","alpha":1,"mid":10}]')
+    assert answer.text == '[{"zeta":"n0","alpha":0,"mid":0},{"zeta":"n1","alpha":1,"mid":10}]'
     assert [list(row) for row in answer.json()] == [["zeta", "alpha", "mid"]] * 2
 
 
@@ -116,6 +116,20 @@ def test_no_rows_is_an_empty_array_and_the_columns_header_names_them(
         assert answer.text == "[]"
         assert answer.headers[COLUMNS] == '["n", "label"]'
         assert TRUNCATED not in answer.headers
+    # A header is ASCII: other names travel as JSON escapes.
+    unicode = ask(client, 'SELECT n AS "größe", label AS "new\nline" FROM numbers WHERE false')
+    assert unicode.headers[COLUMNS] == '["gr\\u00f6\\u00dfe", "new\\nline"]'
+    assert json.loads(unicode.headers[COLUMNS]) == ["größe", "new\nline"]
+
+
+def test_a_result_too_wide_for_a_header_leaves_the_columns_header_out(
+    client: httpx.Client,
+) -> None:
+    names = [f"a_rather_long_column_name_{index:04d}" for index in range(400)]
+    answer = ask(client, "SELECT " + ", ".join(f"{i} AS {name}" for i, name in enumerate(names)))
+    assert answer.status_code == 200
+    assert COLUMNS not in answer.headers  # ~13 KiB of names: clients refuse heads past 16 KiB
+    assert list(answer.json()[0]) == names
 
 
 def test_a_repeated_column_name_is_numbered_as_in_the_csv_file(client: httpx.Client) -> None:
