@@ -91,7 +91,10 @@ class CatchmentClient:
         response = self.request("POST", "/query", json=body, timeout=QUERY_TIMEOUT)
         rows = response.json()
         if not isinstance(rows, list):
-            raise ClientError(f"the Catchment at {self.base} answered a query with no rows")
+            raise ClientError(
+                f"the Catchment at {self.base} answered the query with something other than "
+                "a list of rows: is it a Duckstring Catchment of this version?"
+            )
         columns = _column_names(response.headers.get("X-Duckstring-Columns"))
         if not columns and rows:
             columns = list(rows[0])
