@@ -60,6 +60,8 @@ def test_every_knob_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("DUCKSTRING_QUERY_TIMEOUT", "soon", "must be a number of seconds"),
         ("DUCKSTRING_QUERY_TIMEOUT", "0", "must be positive"),
+        ("DUCKSTRING_QUERY_TIMEOUT", "inf", "must be at most"),
+        ("DUCKSTRING_QUERY_TIMEOUT", "1e12", "must be at most"),
         ("DUCKSTRING_DUCK_LINGER", "-1", "must be at least 0"),
         ("DUCKSTRING_DUCK_LINGER", "nan", "must be at least 0"),
         ("DUCKSTRING_DUCK_LINGER_MAX", "2.5", "must be a whole number"),

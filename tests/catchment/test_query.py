@@ -114,6 +114,39 @@ def test_json_rows_are_bounded_and_say_so(root: Root) -> None:
     assert result.truncated is True
 
 
+def test_records_are_objects_keyed_in_column_order(root: Root) -> None:
+    result = run_query(root.layout, "sales", 1, "SELECT customer, id FROM orders WHERE id < 2")
+    assert result.records() == [{"customer": "c0", "id": 0}, {"customer": "c1", "id": 1}]
+    assert [list(record) for record in result.records()] == [["customer", "id"]] * 2
+    assert run_query(root.layout, "sales", 1, "SELECT id FROM orders WHERE false").records() == []
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a", "a"],
+        ["a", "a", "a"],
+        ["a", "A", "a", "a_1"],
+        ["a", "a", "a_1", "A"],
+        ["x_1", "x", "x", "X_1", "x"],
+    ],
+)
+def test_repeated_names_become_the_header_a_file_of_the_result_has(
+    root: Root, names: list[str]
+) -> None:
+    sql = "SELECT " + ", ".join(f'{index} AS "{name}"' for index, name in enumerate(names))
+    result = run_query(root.layout, "sales", 1, sql)
+    file = run_query(root.layout, "sales", 1, sql, fmt="csv").path
+    assert file is not None
+    try:
+        header = file.read_text().splitlines()[0].split(",")
+    finally:
+        file.unlink()
+    assert result.columns == names
+    assert result.keys == header and len(set(header)) == len(names)
+    assert result.records() == [dict(zip(header, range(len(names)), strict=True))]
+
+
 def test_values_become_json_safe(root: Root) -> None:
     publish(
         root.layout,
@@ -358,13 +391,16 @@ def test_results_as_csv_json_and_parquet_files(root: Root) -> None:
                 path.unlink()
 
 
-def test_a_failed_export_leaves_no_file(root: Root, tmp_path: Path) -> None:
-    import tempfile
-
-    before = set(Path(tempfile.gettempdir()).glob("duckstring-query-*"))
+def test_a_failed_export_leaves_no_file(
+    root: Root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A temporary folder of its own: other processes use the shared one meanwhile.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     with pytest.raises(QueryError):
         run_query(root.layout, "sales", 1, "SELECT 1/0 AS x, error('boom')", fmt="parquet")
-    assert set(Path(tempfile.gettempdir()).glob("duckstring-query-*")) == before
+    assert list(scratch.iterdir()) == []
 
 
 # -- a Ripple's output ------------------------------------------------------------------------
@@ -469,7 +505,7 @@ def test_a_publish_between_pinning_and_scanning_leaves_the_query_its_table(
     assert run_query(root.layout, "sales", 1, "SELECT count(*) FROM orders").rows == [[1]]
 
 
-def test_a_query_leaves_no_folder_of_links_behind(
+def test_a_query_leaves_no_file_behind_but_its_result(
     root: Root, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scratch = tmp_path / "scratch"

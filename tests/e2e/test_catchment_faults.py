@@ -118,7 +118,11 @@ def test_two_majors_run_side_by_side_and_a_cycle_is_rejected(
             assert ledger.execute("PRAGMA user_version").fetchone() == (len(_MIGRATIONS),)
             assert ledger.execute("SELECT count(*) FROM runs").fetchone() == (0,)
         assert client.get("/ponds/source/budget", params={"major": 1}).status_code == 200
-        assert client.post("/ponds/source/tap", params={"version": "1.0.0"}).status_code == 422
+        # A version addresses the line of its own major, where it must be the selected one.
+        assert client.post("/ponds/source/tap", params={"version": "1.0.0"}).status_code == 200
+        assert client.post("/ponds/source/tap", params={"version": "1.9.9"}).status_code == 404
+        wrong_major = {"version": "1.0.0", "major": 2}
+        assert client.post("/ponds/source/tap", params=wrong_major).status_code == 422
         assert client.post("/ponds/nothing/tap").status_code == 404
         assert client.post("/ponds/source/tap", params={"major": 7}).status_code == 404
     cyclic = write_pond(

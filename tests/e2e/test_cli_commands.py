@@ -193,6 +193,6 @@ def test_download_makes_a_root_that_starts_with_the_same_state(
             assert client.get("/runs").json()["runs"] == before_runs
             assert client.get("/ponds/source/windows").json()["windows"][0]["name"] == "daily"
             rows = client.post("/query", json={"pond": "sink", "sql": "SELECT * FROM copy"})
-            assert rows.json()["rows"] == [[1]]
+            assert rows.json() == [{"n": 1}]
     finally:
         second.stop()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from duckstring.pond.archive import zip_project
+from e2e.projects import COUNTER, write_pond
 from e2e.server import DUCKSTRING, Server, free_port
 
 
@@ -95,3 +97,50 @@ def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Pa
     assert not root.exists()
     assert "No Catchment is registered" in helper.cli("catchment", "list").stdout
     assert os.environ.get("DUCKSTRING_HOME") != str(tmp_path / "home")
+
+
+def test_a_catchment_the_cli_starts_stops_a_query_at_duckstring_query_timeout(
+    tmp_path: Path,
+) -> None:
+    helper = Server(root=tmp_path / "unused", home=tmp_path / "home")
+    env = {**helper.environment(), "DUCKSTRING_QUERY_TIMEOUT": "1.5"}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    init = subprocess.Popen(
+        [
+            *DUCKSTRING,
+            "catchment",
+            "init",
+            "-n",
+            "local",
+            "-p",
+            str(port),
+            "--root",
+            str(tmp_path / "root"),
+            "-y",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_health(url, init)
+        project = write_pond(tmp_path, "numbers", COUNTER, kind="inlet")
+        with httpx.Client(base_url=f"{url}/api", timeout=30) as client:
+            files = {"pond": ("pond.zip", zip_project(project), "application/zip")}
+            assert client.post("/deploy", files=files).status_code == 200
+            assert client.post("/ponds/numbers/pulse").json() == {"ok": True}
+            deadline = time.monotonic() + 60
+            while client.get("/status").json()["ponds"][0]["runs_completed"] < 1:
+                assert time.monotonic() < deadline, "the Pulse did not complete"
+                time.sleep(0.05)
+            endless = "SELECT count(*) FROM range(1000000) a, range(1000000) b, numbers"
+            started = time.monotonic()
+            answer = client.post("/query", json={"pond": "numbers", "sql": endless})
+            took = time.monotonic() - started
+        assert answer.status_code == 400
+        assert answer.json() == {"detail": "query exceeded 1.5 s"}
+        assert 1.5 <= took < 15
+    finally:
+        stop(init)

@@ -112,7 +112,7 @@ def test_the_line_s_own_snapshots_are_readable(lines: Lines, client: httpx.Clien
     ):
         answer = client.post("/query", json={"pond": "beta", "sql": sql})
         assert answer.status_code == 200, (sql, answer.text)
-        assert answer.json()["rows"] == [[1]]
+        assert answer.json() == [{"n": 1}]
     answer = client.post("/query", json={"pond": "beta", "sql": "SELECT n FROM alpha.numbers"})
     assert answer.status_code == 400
 

@@ -33,43 +33,7 @@ from duckstring.catchment.service import (
     default_linger_bytes,
     default_linger_max,
 )
-
-
-def _seconds(variable: str, default: float, *, zero: bool = False) -> float:
-    text = os.environ.get(variable)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SystemExit(f"{variable} must be a number of seconds, not {text!r}") from None
-    if value < 0 or (value == 0 and not zero) or value != value:
-        raise SystemExit(f"{variable} must be {'at least 0' if zero else 'positive'}, not {text!r}")
-    return value
-
-
-def _count(variable: str, default: int, *, most: int | None = None) -> int:
-    text = os.environ.get(variable)
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise SystemExit(f"{variable} must be a whole number, not {text!r}") from None
-    if value < 0:
-        raise SystemExit(f"{variable} must not be negative, not {text!r}")
-    if most is not None and value > most:
-        raise SystemExit(f"{variable} must be at most {most}, not {text!r}")
-    return value
-
-
-def _flag(variable: str) -> bool:
-    text = os.environ.get(variable, "").strip().lower()
-    if text in ("", "0", "false", "no"):
-        return False
-    if text in ("1", "true", "yes"):
-        return True
-    raise SystemExit(f"{variable} must be 1 or 0, not {os.environ[variable]!r}")
+from duckstring.catchment.settings import count, flag, query_timeout, seconds
 
 
 def config_from_environment() -> CatchmentConfig:
@@ -77,17 +41,17 @@ def config_from_environment() -> CatchmentConfig:
         root=Path(os.environ.get("DUCKSTRING_ROOT", "./.duckstring")),
         api_key=os.environ.get("DUCKSTRING_API_KEY") or None,
         url=os.environ.get("DUCKSTRING_CATCHMENT_URL") or None,
-        duck_silence=_seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
-        duck_stall=_seconds("DUCKSTRING_DUCK_STALL", 30.0),
-        duck_heartbeat=_seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
-        duck_prestart=_count("DUCKSTRING_DUCK_PRESTART", 16),
-        duck_spares=_count("DUCKSTRING_DUCK_SPARES", 2, most=16),
-        duck_linger=_seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
-        duck_linger_max=_count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
-        duck_linger_bytes=_count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
-        duck_niceness=_count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
-        query_timeout=_seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0),
-        allow_local_git=_flag("DUCKSTRING_ALLOW_LOCAL_GIT"),
+        duck_silence=seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
+        duck_stall=seconds("DUCKSTRING_DUCK_STALL", 30.0),
+        duck_heartbeat=seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
+        duck_prestart=count("DUCKSTRING_DUCK_PRESTART", 16),
+        duck_spares=count("DUCKSTRING_DUCK_SPARES", 2, most=16),
+        duck_linger=seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
+        duck_linger_max=count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
+        duck_linger_bytes=count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
+        duck_niceness=count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
+        query_timeout=query_timeout(),
+        allow_local_git=flag("DUCKSTRING_ALLOW_LOCAL_GIT"),
     )
 
 

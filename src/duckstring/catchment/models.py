@@ -191,7 +191,5 @@ class QueryBody(BaseModel):
     format: str | None = Field(default=None, description="csv, json or parquet for a file")
 
 
-class QueryRows(BaseModel):
-    columns: list[str]
-    rows: list[list[object]]
-    truncated: bool = False
+#: ``POST /api/query`` without a format: one object per row, keys in column order.
+QueryRows = list[dict[str, object]]

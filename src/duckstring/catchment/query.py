@@ -4,7 +4,7 @@ Every query gets a fresh in-memory DuckDB with one view per published table, by 
 ``pond.table``. Before the SQL arrives, the connection is shut in (DuckDB 2.0 behaviour, pinned by
 the tests):
 
-- ``allowed_paths`` names the line's snapshot files and nothing else, then
+- ``allowed_paths`` names the line's snapshot files and nothing else (no directory), then
   ``enable_external_access=false``: every other file, URL, ``COPY``, ``ATTACH`` of a file,
   ``INSTALL`` and persistent secrets fail with a permission error, and Python objects of the
   server are not scannable (replacement scans off);
@@ -35,7 +35,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, cast
@@ -88,7 +88,11 @@ class QueryLimits:
 @dataclass
 class QueryResult:
     """Either JSON-ready ``rows`` (``truncated`` when more existed than ``max_rows``), or a
-    temporary file at ``path`` of ``media_type`` that the caller streams and then deletes."""
+    temporary file at ``path`` of ``media_type`` that the caller streams and then deletes.
+
+    ``columns`` are the result's names as the SQL gave them, ``keys`` the same names made
+    unique (see :func:`unique_names`): the keys of :meth:`records` and the file's header.
+    """
 
     columns: list[str]
     types: list[str]
@@ -97,6 +101,35 @@ class QueryResult:
     path: Path | None = None
     media_type: str | None = None
     tables: list[str] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return unique_names(self.columns)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rows as objects, one key per column in column order."""
+        keys = self.keys
+        return [dict(zip(keys, row, strict=True)) for row in self.rows or []]
+
+
+def unique_names(columns: list[str]) -> list[str]:
+    """``columns`` with every repeated name numbered, as DuckDB names them in a file it writes.
+
+    ``SELECT 1 AS a, 2 AS a`` gives ``a`` and ``a_1``, so as objects (JSON rows) no value
+    is lost, and the keys are the header the same query's csv, json or parquet file has.
+    Names compare ignoring case, as DuckDB's do (``a``, ``A`` give ``a``, ``A_1``), and a
+    number already taken is skipped.
+    """
+    counts: dict[str, int] = {}
+    names: list[str] = []
+    for column in columns:
+        name = column
+        while counts.get(name.lower(), 0):
+            counts[column.lower()] += 1  # the next number for this name, taken or not
+            name = f"{column}_{counts[column.lower()] - 1}"
+        counts[name.lower()] = 1
+        names.append(name)
+    return names
 
 
 def published_tables(layout: RootLayout, pond: str, major: int) -> dict[str, Path]:
@@ -118,10 +151,13 @@ def connect_confined(
     tables: Mapping[str, Path | str],
     limits: QueryLimits | None = None,
     *,
-    folder: Path | None = None,
+    pinned: Iterable[Path] = (),
 ) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB whose views read ``tables`` and which can reach nothing else
-    (but what is in ``folder``, a private folder of links to pinned snapshots)."""
+    """A fresh in-memory DuckDB whose views read ``tables`` and which can reach nothing else.
+
+    ``pinned`` are the published files behind ``tables`` that are read through their pins
+    (``/dev/fd/N``, see :func:`_pin`): each stays readable after a publish replaces it.
+    """
     limits = limits or QueryLimits()
     con = duckdb.connect(":memory:")
     try:
@@ -139,10 +175,12 @@ def connect_confined(
             )
             if pond != "main":
                 con.execute(f"CREATE VIEW {schema}.{name} AS SELECT * FROM main.{name}")
-        allowed = ", ".join(sql_string(str(path)) for path in tables.values())
+        files = [str(path) for path in tables.values()]
+        files += [name for path in pinned for name in _names_of_pinned(path)]
+        allowed = ", ".join(sql_string(file) for file in files)
         for setting in (
             f"allowed_paths = [{allowed}]",
-            f"allowed_directories = [{sql_string(f'{folder}/') if folder else ''}]",
+            "allowed_directories = []",  # no folder: only the files above
             "enable_external_access = false",
             "python_enable_replacements = false",
             "autoinstall_known_extensions = false",
@@ -156,6 +194,22 @@ def connect_confined(
         con.close()
         raise
     return con
+
+
+def _names_of_pinned(path: Path) -> list[str]:
+    """Every name DuckDB may check for a snapshot read through its pin.
+
+    DuckDB resolves each path with ``realpath`` before it compares it with ``allowed_paths``
+    (the allowed entries when they are set, the path of every open when it is read). A pin
+    resolves to the published file's own path until a publish renames a new file over it;
+    from then on Linux names the pinned file ``{path} (deleted)``. Both names are this
+    snapshot's, so both are allowed, and nothing else is.
+    """
+    real = os.path.realpath(path)
+    return [real, f"{real}{_UNLINKED}"]
+
+
+_UNLINKED: Final = " (deleted)"
 
 
 def run_query(
@@ -188,49 +242,30 @@ def run_query(
     # The line may publish while the query runs: each table reads the file that was current
     # when it was pinned here, however often DuckDB opens it (see duckstring.pond.pins).
     pins = Pins()
-    folder = Path(tempfile.mkdtemp(prefix="duckstring-query-"))
     try:
-        tables = _pin(pins, folder, published)
-        links = {
-            str(tables[table]): str(path) for table, path in published.items() if table in tables
-        }
-
-        def explain(text: str) -> str:
-            for link, path in links.items():
-                text = text.replace(link, path)
-            return pins.explain(text)
-
-        return _run_pinned(pond, major, tables, folder, sql, ripple, fmt, limits, explain)
+        tables = _pin(pins, published)
+        pinned = [published[table] for table in tables]
+        return _run_pinned(pond, major, tables, pinned, sql, ripple, fmt, limits, pins.explain)
     finally:
         pins.release()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _pin(pins: Pins, folder: Path, published: Mapping[str, Path]) -> dict[str, Path]:
-    """Each published table pinned, and linked from ``folder`` under its own name.
-
-    DuckDB checks a path against ``allowed_paths`` by where it resolves to, and ``/dev/fd/N``
-    stops resolving once a publish unlinks the pinned file: a query racing a publish was
-    refused its own table. A link in a private folder it may read stays allowed whatever the
-    publish does.
-    """
-    tables: dict[str, Path] = {}
+def _pin(pins: Pins, published: Mapping[str, Path]) -> dict[str, str]:
+    """Each published table that still exists, as the path of its pin (``/dev/fd/N``)."""
+    tables: dict[str, str] = {}
     for table, path in published.items():
         try:
-            pinned = pins.path(path)
+            tables[table] = pins.path(path)
         except FileNotFoundError:  # gone since the listing: not published
             continue
-        link = folder / f"{table}{PARQUET_SUFFIX}"
-        os.symlink(pinned, link)
-        tables[table] = link
     return tables
 
 
 def _run_pinned(
     pond: str,
     major: int,
-    tables: dict[str, Path],
-    folder: Path,
+    tables: dict[str, str],
+    pinned: list[Path],
     sql: str | None,
     ripple: str | None,
     fmt: Format | None,
@@ -248,7 +283,7 @@ def _run_pinned(
             )
         sql = f"SELECT * FROM {quote_identifier(ripple)} LIMIT {PREVIEW_ROWS}"
     try:
-        con = connect_confined(pond, tables, limits, folder=folder)
+        con = connect_confined(pond, tables, limits, pinned=pinned)
     except duckdb.Error as error:  # a view cannot read its file
         raise QueryError(explain(str(error))) from None
     run = _Run(con, limits.timeout, explain)

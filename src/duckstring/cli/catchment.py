@@ -65,7 +65,18 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def serve(registration: Registration) -> None:
+def query_timeout_setting() -> float:
+    """``DUCKSTRING_QUERY_TIMEOUT`` for a Catchment the CLI starts, read before anything is
+    registered or written, so a bad value ends the command with one line and changes nothing."""
+    from duckstring.catchment.settings import SettingError, query_timeout
+
+    try:
+        return query_timeout()
+    except SettingError as error:
+        fail(str(error))
+
+
+def serve(registration: Registration, query_timeout: float) -> None:
     """Run a local Catchment in the foreground until Ctrl+C."""
     from duckstring.catchment.app import create_app
     from duckstring.catchment.serve import serve as serve_app
@@ -82,7 +93,13 @@ def serve(registration: Registration) -> None:
         fail(f"port {registration.port} on {host} is in use: pick another with -p PORT")
     url = f"http://{dial_host(host)}:{registration.port}"
     # A Catchment of one's own machine may clone the author's local repositories.
-    config = CatchmentConfig(root=root, api_key=registration.key, url=url, allow_local_git=True)
+    config = CatchmentConfig(
+        root=root,
+        api_key=registration.key,
+        url=url,
+        query_timeout=query_timeout,
+        allow_local_git=True,
+    )
     console.print(
         f"Catchment [bold]{escape(registration.name)}[/] serving {escape(str(root))} "
         f"at {url} (Ctrl+C stops)"
@@ -129,6 +146,7 @@ def init(
     """Register a local Catchment and start it in the foreground (Ctrl+C stops)."""
     if key and generate_key:
         fail("--key and --generate-key exclude each other: pass one")
+    query_timeout = query_timeout_setting()
     if name is None:
         name = typer.prompt("Catchment name")
     with expected_errors(ConfigError):
@@ -166,17 +184,18 @@ def init(
         config.default = name
     path = save(config)
     console.print(f"Registered {escape(name)} in {escape(str(path))}")
-    serve(registration)
+    serve(registration, query_timeout)
 
 
 @catchment_app.command("start")
 def start(name: Annotated[str, typer.Argument(help="A registered local Catchment")]) -> None:
     """Start a registered local Catchment again (reusing its stored key)."""
+    query_timeout = query_timeout_setting()
     with expected_errors(ConfigError):
         registration = load().resolve(name)
     if not registration.is_local:
         fail(f"{name} is a remote Catchment ({registration.url}): it runs elsewhere")
-    serve(registration)
+    serve(registration, query_timeout)
 
 
 @catchment_app.command("connect")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from duckstring.cli.catchment import port_free
+from duckstring.cli.catchment import port_free, query_timeout_setting
 from duckstring.cli.output import console, fail, warn
 from duckstring.local.scaffold import DEMO_PONDS, write_demo
 from duckstring.pond.archive import zip_project
@@ -78,6 +78,7 @@ def demo(
     from duckstring.catchment.serve import serve
     from duckstring.catchment.service import CatchmentConfig, RootBusy, check_root_free
 
+    query_timeout = query_timeout_setting()
     folder = path.expanduser().resolve()
     if not (folder / "reports" / "pond.toml").exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -102,5 +103,9 @@ def demo(
         f"Catchment demo serving {escape(str(root))} at {registration.url} (Ctrl+C stops)"
     )
     threading.Thread(target=_deploy_and_wave, args=(registration, folder), daemon=True).start()
-    app = create_app(CatchmentConfig(root=root, url=registration.url, allow_local_git=True))
+    app = create_app(
+        CatchmentConfig(
+            root=root, url=registration.url, query_timeout=query_timeout, allow_local_git=True
+        )
+    )
     serve(app, host=host, port=chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -62,15 +63,24 @@ def query(
             fmt, name = outputs[0]
             folder = path if path is not None else Path("ponds") / pond / (ripple or "")
             target = name if name.is_absolute() else folder / name
-            response = client.request("POST", "/query", json={**body, "format": fmt})
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(response.content)
+            client.query_file(body, fmt, target)
             console.print(f"wrote {escape(str(target))}")
             return
-        result = client.post("/query", json=body)
-    table = Table(*[escape(c) for c in result["columns"]])
-    for row in result["rows"]:
-        table.add_row(*[escape("NULL" if v is None else str(v)) for v in row])
+        answer = client.query(body)
+    table = Table(*[escape(column) for column in answer.columns])
+    for row in answer.rows:
+        table.add_row(*[escape(_shown(row.get(column))) for column in answer.columns])
     console.print(table)
-    if result.get("truncated"):
+    if not answer.rows:
+        console.print("(no rows)")
+    if answer.truncated:
         console.print("(more rows than shown)")
+
+
+def _shown(value: Any) -> str:
+    """A JSON value as a table cell: lists and objects as JSON, null as NULL."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)

@@ -42,11 +42,15 @@ class CatchmentUnavailableError(RuntimeError):
 
 
 class CatchmentClient(Protocol):
-    """What ``p.catchment()`` returns: read access to a Catchment's published tables."""
+    """What ``p.catchment()`` returns: read access to the Source's published tables.
 
-    def get(self, tables: str | list[str] | None = None) -> object: ...
+    ``get(table=None)`` is a published table (the puddle's own when none is named) and
+    ``query(sql)`` a query's result, both as relations on ``p.con``; ``tables()`` lists them.
+    """
 
-    def query(self, sql: str) -> object: ...
+    def get(self, table: str | None = None) -> duckdb.DuckDBPyRelation: ...
+
+    def query(self, sql: str) -> duckdb.DuckDBPyRelation: ...
 
     def tables(self) -> list[str]: ...
 
@@ -158,6 +162,7 @@ class Puddle:
         self.project = Path(project)
         self.con = duckdb.connect()
         self._catchment_name = catchment_name
+        self._on_close: list[Callable[[], None]] = []
         #: Tables written so far, with their row counts.
         self.written: dict[str, int] = {}
 
@@ -228,8 +233,16 @@ class Puddle:
             )
         return _catchment_factory(chosen, self)
 
+    def on_close(self, action: Callable[[], None]) -> None:
+        """Run ``action`` when the handle closes, once ``con`` has (files that relations on
+        ``con`` read, such as a Catchment client's downloads, can go then)."""
+        self._on_close.append(action)
+
     def close(self) -> None:
         self.con.close()
+        actions, self._on_close = self._on_close, []
+        for action in actions:
+            action()
 
     def _copy(self, table: str, query: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 
 from duckstring.catchment import query as queries
@@ -23,6 +24,14 @@ def _unlink(path: str) -> None:
         os.unlink(path)
 
 
+#: Set (to ``true``) when the JSON rows stop at the row cap and the result had more.
+TRUNCATED_HEADER = "X-Duckstring-Truncated"
+#: The result's column names as a JSON list: the keys of every row, and all a client learns
+#: of the columns when there are no rows. Left out when it would make the headers too large.
+COLUMNS_HEADER = "X-Duckstring-Columns"
+_COLUMNS_HEADER_MOST = 8 * 1024  # clients refuse response heads much past 16 KiB
+
+
 @router.post(
     "/query",
     response_model=QueryRows,
@@ -32,7 +41,20 @@ def _unlink(path: str) -> None:
                 media: {"schema": {"type": "string", "format": "binary"}}
                 for media in ("text/csv", "application/x-ndjson", "application/vnd.apache.parquet")
             },
-            "description": "JSON rows, or a file when a format is asked for",
+            "description": (
+                "Without a format, a JSON array of row objects, keys in column order (a "
+                "repeated column name numbered: a, a_1); with one, the result as a file"
+            ),
+            "headers": {
+                TRUNCATED_HEADER: {
+                    "description": "true when the rows stop at the cap and the result had more",
+                    "schema": {"type": "string", "enum": ["true"]},
+                },
+                COLUMNS_HEADER: {
+                    "description": "the rows' keys as a JSON list of strings (JSON rows only)",
+                    "schema": {"type": "string"},
+                },
+            },
         },
         400: {"description": "The SQL failed"},
         404: {"description": "Unknown Pond, or nothing published yet"},
@@ -73,7 +95,14 @@ async def query(request: Request, body: QueryBody) -> Any:
             filename=filename,
             background=BackgroundTask(_unlink, path),
         )
-    return QueryRows(columns=result.columns, rows=result.rows or [], truncated=result.truncated)
+    headers: dict[str, str] = {}
+    columns = json.dumps(result.keys)  # ASCII: a header carries no other text
+    if len(columns) <= _COLUMNS_HEADER_MOST:
+        headers[COLUMNS_HEADER] = columns
+    if result.truncated:
+        headers[TRUNCATED_HEADER] = "true"
+    # Returned as is: the rows are JSON-ready, and validating thousands of them costs.
+    return JSONResponse(result.records(), headers=headers)
 
 
 @router.get(
