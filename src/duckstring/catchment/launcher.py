@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
@@ -375,14 +375,8 @@ class Launcher:
     def kill(self, line: str) -> None:
         """Terminate the line's Duck and everything it started, now."""
         duck = self.ducks.get(line)
-        if duck is None:
-            return
-        duck.killed = True
-        try:
-            os.killpg(duck.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(duck.pid, signal.SIGKILL)
+        if duck is not None:
+            _kill_group(duck)
 
     def reap(self, duck: DuckProcess) -> int | None:
         """Collect an exited Duck; its exit code (negative: killed by that signal; None for an
@@ -401,15 +395,25 @@ class Launcher:
             del self.ducks[duck.line]
         return code
 
-    def stop_all(self, timeout: float = 5.0) -> None:
-        """Terminate every Duck (SIGTERM, then SIGKILL) and reap them; start no more. Spares
-        are told to go by closing their pipes."""
+    def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> list[DuckProcess]:
+        """Stop every Duck but those of the lines in ``leave`` (SIGTERM, then SIGKILL), reap
+        them, and start no more; spares are told to go by closing their pipes.
+
+        The Ducks of ``leave`` (lines with work in flight) are let go, running: they finish
+        their runs, keep their events in their ledgers and report them to the next Catchment
+        on this root, which adopts them. Returns the Ducks let go."""
         with self._fork_lock, self._lock:
             self._closed = True
             spares, self._spares = self._spares, []
         for spare in spares:
             spare.channel.close()
-        for duck in list(self.ducks.values()):
+        ducks = list(self.ducks.values())
+        self.ducks.clear()
+        left = [duck for duck in ducks if duck.line in leave and _may_be_left(duck)]
+        for duck in left:
+            _let_go(duck)
+        stopping = [duck for duck in ducks if duck not in left]
+        for duck in stopping:
             if duck.is_alive():
                 try:
                     os.killpg(duck.pid, signal.SIGTERM)
@@ -417,17 +421,17 @@ class Launcher:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(duck.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for duck in list(self.ducks.values()):
+        for duck in stopping:
             while duck.is_alive() and time.monotonic() < deadline:
                 # Its sentinel (an adopted Duck's pidfd) becomes readable when it exits.
                 wait([duck.sentinel], max(0.0, deadline - time.monotonic()))
             if duck.is_alive():
-                self.kill(duck.line)
+                _kill_group(duck)
                 if duck.process is not None:
                     duck.process.join(timeout=1.0)
             if duck.pidfd is not None:
                 os.close(duck.pidfd)
-        self.ducks.clear()
+                duck.pidfd = None
         for spare in spares:
             spare.process.join(timeout=max(0.1, deadline - time.monotonic()))
             if spare.process.exitcode is None:
@@ -435,3 +439,27 @@ class Launcher:
                 spare.process.join(timeout=1.0)
             if spare.process.exitcode is not None:
                 spare.process.close()
+        return left
+
+
+def _may_be_left(duck: DuckProcess) -> bool:
+    """A Duck that is not already on its way out (told to stop, killed, or gone)."""
+    return not (duck.stopping or duck.killed or duck.exited) and duck.is_alive()
+
+
+def _let_go(duck: DuckProcess) -> None:
+    """Stop watching a Duck that goes on without this Catchment. Nothing of it is waited
+    for: its parent is the forkserver, which reaps it (and outlives it for that)."""
+    if duck.pidfd is not None:
+        os.close(duck.pidfd)
+        duck.pidfd = None
+    duck.process = None
+
+
+def _kill_group(duck: DuckProcess) -> None:
+    duck.killed = True
+    try:
+        os.killpg(duck.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(duck.pid, signal.SIGKILL)

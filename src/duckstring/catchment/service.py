@@ -178,10 +178,21 @@ class Catchment:
                 self.driver.spawn_deferred()
 
     def stop(self) -> None:
+        """Stop serving: idle Ducks and spares stop; Ducks with work in flight go on."""
+        at_work: set[str] = set()
         if self.driver is not None:
             self.driver.stop()
+            at_work = self.driver.lines_at_work()
         if self.launcher is not None:
-            self.launcher.stop_all()
+            left = self.launcher.stop_all(leave=at_work)
+            if left:
+                log.warning(
+                    "%s with work in flight left running: %s. Each finishes its work, keeps "
+                    "its events and reports them to the next Catchment started on %s.",
+                    f"{len(left)} Duck{'' if len(left) == 1 else 's'}",
+                    ", ".join(f"{duck.line} (pid {duck.pid})" for duck in left),
+                    self.layout.root,
+                )
         if self.store is not None:
             self.store.close()
         if self._lock_file is not None:
