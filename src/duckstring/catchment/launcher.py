@@ -72,6 +72,43 @@ def _main_set_aside() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+#: The signals a terminal sends a whole process group: Ctrl+C, and the hangup the kernel sends
+#: the foreground group when the terminal closes or its session leader (a Catchment run
+#: straight under a pseudo-terminal is one) exits.
+TERMINAL_SIGNALS = frozenset({signal.SIGINT, signal.SIGHUP})
+
+
+@contextlib.contextmanager
+def _terminal_signals_blocked() -> Iterator[None]:
+    """Block :data:`TERMINAL_SIGNALS` in this thread while it may start the forkserver.
+
+    The forkserver and multiprocessing's resource tracker are started from here and share the
+    Catchment's process group, so they receive whatever the terminal sends it; but they must
+    outlive a Catchment stopped with Ducks at work, to reap those Ducks (they exit by
+    themselves once the last one is gone). A blocked signal stays blocked across fork and
+    exec, so they are deaf to the terminal from their first instruction; the Catchment itself
+    gets the signal, held pending meanwhile, as soon as this returns. Ducks unblock it again
+    (:func:`_as_a_duck`).
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _as_a_duck(niceness: int) -> None:
+    """What a forked process does first to be a Duck: lead its own process group (so a
+    terminal's signals to the Catchment's group do not reach it, and ``kill`` of the group ends
+    everything it starts), take the signals the forkserver blocks as any process does, and run
+    at a lower CPU priority than the Catchment (which must answer the API and dispatch whatever
+    the Ducks are doing)."""
+    os.setpgid(0, 0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
+
+
 def _forget_child(process: BaseProcess) -> None:
     """Take a started Duck off multiprocessing's own list of children.
 
@@ -89,24 +126,18 @@ def _forget_child(process: BaseProcess) -> None:
 
 
 def _duck_entry(config: Any, niceness: int) -> None:
-    """Runs in the forked child: its own process group, a lower CPU priority than the
-    Catchment (which must answer the API and dispatch whatever the Ducks are doing), then the
-    worker."""
-    os.setpgid(0, 0)
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
+    """Runs in the forked child: :func:`_as_a_duck`, then the worker."""
+    _as_a_duck(niceness)
     from duckstring.duck.worker import run_duck
 
     raise SystemExit(run_duck(config))
 
 
 def _spare_entry(channel: Connection, niceness: int) -> None:
-    """Runs in a spare Duck: what every Duck does before it knows its line (its process
-    group, its priority, then :func:`~duckstring.duck.spare.get_ready`), then it waits for the
+    """Runs in a spare Duck: what every Duck does before it knows its line
+    (:func:`_as_a_duck`, then :func:`~duckstring.duck.spare.get_ready`), then it waits for the
     config naming its line and runs it. When the Catchment goes without naming one, it exits."""
-    os.setpgid(0, 0)
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
+    _as_a_duck(niceness)
     from duckstring.duck.spare import get_ready
     from duckstring.duck.worker import run_duck
 
@@ -253,7 +284,8 @@ class Launcher:
         """Start the forkserver now, so the first Duck does not pay for it."""
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        with _terminal_signals_blocked():
+            forkserver.ensure_running()
 
     def spawn(
         self,
@@ -346,7 +378,8 @@ class Launcher:
         """Start ``process`` from the forkserver (the caller holds the fork lock)."""
         if self._closed:
             raise LauncherClosed(f"the Catchment is stopping; {refused}")
-        with _main_set_aside():
+        # A fork asks the forkserver, and starts it again first if it is gone.
+        with _main_set_aside(), _terminal_signals_blocked():
             process.start()
         _forget_child(process)
 
