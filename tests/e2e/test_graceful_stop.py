@@ -388,3 +388,35 @@ def test_a_graceful_stop_with_nothing_in_flight_stops_idle_ducks_and_spares(
         assert_gone(family, 5, "the idle Duck, the spares, the forkserver and the tracker")
     finally:
         server.close()
+
+
+def test_a_duck_left_on_a_closed_terminal_still_stops_once_its_work_is_done(
+    tmp_path: Path,
+) -> None:
+    """Ctrl+C, then the terminal closes: every write of the Duck's to it fails from then on,
+    and must not keep it from stopping."""
+    server = Server(
+        root=tmp_path / "root", home=tmp_path / "home", env={"DUCKSTRING_DUCK_ORPHAN": "2"}
+    )
+    env = {**server.environment(), "DUCKSTRING_ROOT": str(server.root)}
+    env["DUCKSTRING_CATCHMENT_URL"] = server.url
+    command = [*DUCKSTRING[:1], "-m", "duckstring.catchment", "--port", str(server.port)]
+    terminal = Terminal(command, env, tmp_path, tmp_path / "terminal.log")
+    try:
+        assert wait_until(lambda: healthy(server.url), 60), "the Catchment did not start"
+        server.connect_cli()
+        server.cli("pond", "deploy", "-y", cwd=write_pond(tmp_path, "work", TRACED, kind="inlet"))
+        with server.client() as client:
+            assert client.post("/ponds/work/pulse").json() == {"ok": True}
+        server.wait_for(lambda c: "work.first" in calls(server), what="the run to begin")
+        old = family_of(terminal.pid)
+        server.family.update(old)
+        terminal.ctrl_c()
+        terminal.close()
+        (duck,) = line_ducks(server.root)["work@1"]
+        assert wait_until(lambda: "work.slow" in calls(server), 10), "it finished its run"
+        assert wait_until(lambda: not still_running({duck: old[duck]}), 15), "it stopped"
+        assert_gone(old, 5, "the forkserver and resource tracker, their last Duck gone")
+    finally:
+        terminal.close()
+        server.close()
