@@ -55,6 +55,8 @@ def catchment(
             report.problem("the Catchment did not exit within 60 s of SIGTERM")
         report.line("zombies under the Catchment before it stopped", str(len(stuck)))
         report.line("processes that outlived the Catchment", str(len(left)))
+        if server.left_at_work:
+            report.line("Ducks left running with work in flight", str(len(server.left_at_work)))
         if stuck:
             report.problem(f"zombie processes under the Catchment: {stuck}")
         if left:

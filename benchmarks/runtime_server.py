@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -133,6 +134,8 @@ class CatchmentProcess:
     #: How long the server took to exit after SIGTERM, and whether it had to be killed.
     stop_seconds: float = 0.0
     stop_killed: bool = False
+    #: Ducks the stop left running because their line had a run in flight (then killed).
+    left_at_work: list[int] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -226,9 +229,22 @@ class CatchmentProcess:
             if start_ticks(pid) == ticks and state(pid) not in (None, "Z")
         ]
 
+    def ducks_at_work(self) -> list[int]:
+        """Ducks seen under the server that still run on a line with a run in flight in its
+        ``duck.db``: a graceful stop leaves those running, to report to the next Catchment."""
+        database = self.root / "duck.db"
+        if not database.exists():
+            return []
+        with contextlib.closing(sqlite3.connect(database)) as con:
+            rows = con.execute("SELECT DISTINCT line FROM runs WHERE status = 'running'")
+            busy = {str(row[0]) for row in rows}
+        alive = set(self.lingering())
+        return [pid for pid, line in self.duck_pids(alive).items() if line in busy]
+
     def stop(self, timeout: float = 60.0) -> list[int]:
         """SIGTERM the server by its PID (SIGKILL after ``timeout``); returns the PIDs of its
-        descendants still alive 5 s after it exited (each is then killed by its PID).
+        descendants still alive 5 s after it exited (each is then killed by its PID), but for
+        the Ducks it left running with work in flight (``left_at_work``: killed at once).
         ``stop_seconds`` and ``stop_killed`` say how the stop went."""
         if self.process is None:
             return []
@@ -243,7 +259,12 @@ class CatchmentProcess:
                 self.process.wait(timeout=10)
                 self.stop_killed = True
             self.stop_seconds = time.monotonic() - began
-        # The forkserver notices its parent is gone on its own; give it a moment to do so.
+        self.left_at_work = self.ducks_at_work()
+        for pid in self.left_at_work:  # the benchmark is over: they need not finish
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        # The forkserver notices its parent is gone on its own (and its last Duck): give it a
+        # moment to do so.
         grace = time.monotonic() + 5.0
         left = self.lingering()
         while left and time.monotonic() < grace:

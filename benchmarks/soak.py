@@ -1,8 +1,10 @@
 """Soak: a Wave on a 50-Pond graph for 10 minutes, the Catchment SIGKILLed every 2 minutes and
 started again. Prints runs completed, runs lost (must be 0), Ripples re-run after restarts, and
-the server's memory at start and end. Not a test.
+the server's memory at start and end. Not a test. ``--stop term`` stops it gracefully instead
+(SIGTERM): its Ducks with work in flight go on, and the next server adopts them.
 
     .venv/bin/python benchmarks/soak.py [--minutes 10] [--kill-every 120] [--ponds 50]
+        [--stop kill|term]
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runtime_ponds import deploy_all, layered, write_graph
-from runtime_server import CatchmentProcess
+from runtime_server import CatchmentProcess, descendants
 
 
 def rss_mib(pid: int) -> float:
@@ -59,7 +61,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--kill-every", type=float, default=120.0)
     parser.add_argument("--ponds", type=int, default=50)
+    parser.add_argument("--stop", choices=["kill", "term"], default="kill")
     args = parser.parse_args()
+    stop_signal = signal.SIGKILL if args.stop == "kill" else signal.SIGTERM
 
     workdir = Path(tempfile.mkdtemp(prefix="duckstring-soak-"))
     graph = layered(args.ponds, width=10)
@@ -79,13 +83,20 @@ def main() -> None:
         while time.monotonic() < end:
             time.sleep(min(1.0, max(0.0, end - time.monotonic())))
             if time.monotonic() >= next_kill and time.monotonic() < end - 10:
-                os.kill(server.pid, signal.SIGKILL)
+                server.descendants()  # noted, to be checked when the soak ends
+                began = time.monotonic()
+                os.kill(server.pid, stop_signal)
                 assert server.process is not None
                 server.process.wait(timeout=30)
                 kills += 1
-                print(f"  {time.monotonic() - started:6.0f} s: Catchment SIGKILLed, restarting")
+                print(
+                    f"  {time.monotonic() - started:6.0f} s: Catchment "
+                    f"{signal.Signals(stop_signal).name}ed, exited in "
+                    f"{time.monotonic() - began:.2f} s, restarting"
+                )
                 server.start()
                 wait_healthy(server)
+                print(f"    serving again {time.monotonic() - began:.2f} s after the signal")
                 next_kill = time.monotonic() + args.kill_every
         memory_end = rss_mib(server.pid)
         with server.client() as client:
@@ -97,8 +108,16 @@ def main() -> None:
                     break
                 time.sleep(0.5)
         runs = history(server, list(graph.sources))
+        # Idle now: the Ducks the earlier servers left go within their linger (a minute),
+        # and their forkservers and resource trackers after them.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(server.lingering()) > len(
+            descendants(server.pid)
+        ):
+            time.sleep(1.0)
+        old_left = [pid for pid in server.lingering() if pid not in descendants(server.pid)]
     finally:
-        server.stop()
+        left = server.stop()
 
     by_line: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
@@ -118,7 +137,7 @@ def main() -> None:
     )
     print(
         f"Soak: Wave on {args.ponds} Ponds for {args.minutes:g} min, "
-        f"{kills} SIGKILLs of the Catchment"
+        f"{kills} {signal.Signals(stop_signal).name}s of the Catchment"
     )
     print(f"  runs completed                          {completed}")
     print(f"  runs lost (never finished, or missing)  {len(unfinished) + gaps}   target 0")
@@ -129,6 +148,8 @@ def main() -> None:
     print(
         f"  server RSS at start / end               {memory_start:.0f} MiB / {memory_end:.0f} MiB"
     )
+    print(f"  processes of earlier servers left 90 s after the drain  {len(old_left)}")
+    print(f"  processes left after the last stop      {len(left)}")
     print(f"  (workdir {workdir})")
 
 

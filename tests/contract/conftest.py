@@ -16,7 +16,7 @@ import pytest
 
 from duckstring.pond.archive import zip_project
 from e2e.projects import write_pond
-from e2e.server import Server, children_of
+from e2e.server import Server
 
 
 @pytest.fixture
@@ -24,12 +24,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running = Server(root=tmp_path / "root", home=tmp_path / "home")
     running.start()
     yield running
-    pid = running.pid
-    running.stop()
-    if running.log is not None and running.log.exists():
-        print("---- Catchment log ----")
-        print(running.log.read_text()[-6000:])
-    assert not children_of(pid), "the Catchment left worker processes behind"
+    try:
+        running.close()
+    finally:
+        if running.log is not None and running.log.exists():
+            print("---- Catchment log ----")
+            print(running.log.read_text()[-6000:])
 
 
 def deploy(server: Server, parent: Path, name: str, body: str, **manifest: Any) -> dict[str, Any]:

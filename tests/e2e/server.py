@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -58,7 +59,15 @@ def zombies() -> list[int]:
 
 
 def duck_pids(root: Path) -> dict[str, list[int]]:
-    """Processes holding each line's duck.lock open (a Duck holds it for its lifetime)."""
+    """Processes holding each Pond's duck.lock open (a Duck holds it for its lifetime)."""
+    by_pond: dict[str, list[int]] = {}
+    for line, pids in line_ducks(root).items():
+        by_pond.setdefault(line.rpartition("@")[0], []).extend(pids)
+    return by_pond
+
+
+def line_ducks(root: Path) -> dict[str, list[int]]:
+    """Processes holding each line's duck.lock open, by line (``name@major``)."""
     holders: dict[str, list[int]] = {}
     locks = {str(p.resolve()): p for p in root.glob("ponds/*/m*/duck.lock")}
     for entry in Path("/proc").iterdir():
@@ -76,8 +85,80 @@ def duck_pids(root: Path) -> dict[str, list[int]]:
                 targets.add(os.readlink(fd))
         for path, lock in locks.items():
             if path in targets:
-                holders.setdefault(lock.parent.parent.name, []).append(int(entry.name))
+                line = f"{lock.parent.parent.name}@{lock.parent.name[1:]}"
+                holders.setdefault(line, []).append(int(entry.name))
     return holders
+
+
+def started_at(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot): with its pid, it names one
+    process, not whichever later takes the number. None if there is no such process."""
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def state_of(pid: int) -> str | None:
+    """The process's state letter (``Z``: a zombie), or None if there is no such process."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def parent_of(pid: int) -> int | None:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def still_running(seen: dict[int, int]) -> list[int]:
+    """The processes of ``seen`` (pid -> start time) that still run: neither gone, nor
+    zombies (a zombie's parent is the one to reap it; see :func:`unreaped`)."""
+    return [
+        pid
+        for pid, start in sorted(seen.items())
+        if started_at(pid) == start and state_of(pid) not in (None, "Z", "X")
+    ]
+
+
+def unreaped(parents: dict[int, int]) -> list[int]:
+    """Zombies whose parent is one of ``parents`` (pid -> start time), still running: a
+    process of ours that does not reap its children. (An orphan's zombie belongs to init.)"""
+    alive = set(still_running(parents))
+    return [pid for pid in zombies() if parent_of(pid) in alive]
+
+
+def running_lines(root: Path) -> set[str]:
+    """The lines with a run in flight in the root's ``duck.db``: what its last Catchment
+    had begun and not seen end, as it stopped."""
+    database = root / "duck.db"
+    if not database.exists():
+        return set()
+    with contextlib.closing(sqlite3.connect(database)) as con:
+        rows = con.execute("SELECT DISTINCT line FROM runs WHERE status = 'running'").fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (a Duck's: everything it started)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def wait_until(condition: Any, timeout: float, poll: float = 0.05) -> Any:
+    """``condition()`` once it is true, or its last (false) value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(poll)
 
 
 @dataclass
@@ -91,6 +172,9 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    #: Every process seen under this server's processes so far (pid -> start time): its
+    #: forkservers, resource trackers, Ducks and spares, across restarts.
+    family: dict[int, int] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -144,15 +228,54 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
+    def note_family(self) -> dict[int, int]:
+        """Add the server's descendants now (and theirs, for those seen before) to
+        :attr:`family`; returns it."""
+        roots = [self.pid] if self.process is not None and self.process.poll() is None else []
+        roots += still_running(self.family)
+        for root in roots:
+            for pid in children_of(root):
+                start = started_at(pid)
+                if start is not None:
+                    self.family.setdefault(pid, start)
+        return self.family
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        """Signal the server and wait for it to exit (SIGKILL after ``timeout``). What it
+        leaves running is noted in :attr:`family`; :meth:`close` clears it away."""
         if self.process is None or self.process.poll() is not None:
             return
+        self.note_family()
         os.kill(self.pid, sig)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.kill(self.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def close(self, timeout: float = 20.0) -> None:
+        """Stop the server for good (SIGTERM) and clear away what it leaves.
+
+        A graceful stop leaves running only the Ducks that have work in flight: each Duck
+        still holding a line's lock must be on a line with a run in flight in ``duck.db``.
+        Those are then killed (the test is over), and within seconds nothing started under
+        this server, now or before a restart, may remain: not a spare, a Duck, a forkserver or
+        a resource tracker.
+        """
+        self.stop(timeout=timeout)
+        left = line_ducks(self.root)
+        idle = {line: pids for line, pids in left.items() if line not in running_lines(self.root)}
+        for pids in left.values():
+            for pid in pids:
+                kill_group(pid)
+        assert not idle, f"the Catchment left Ducks with no work in flight running: {idle}"
+        family = self.note_family()
+        wait_until(lambda: not still_running(family), 15.0)
+        remaining = still_running(family)
+        for pid in remaining:  # not to leak them into later tests: they are known by start time
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        assert not remaining, f"processes of the Catchment outlived its Ducks: {remaining}"
 
     def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}

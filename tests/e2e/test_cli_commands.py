@@ -169,7 +169,7 @@ def test_key_and_headers_are_sent_on_every_request(tmp_path: Path) -> None:
         assert httpx.get(f"{server.url}/api/status").status_code == 401
         assert httpx.get(f"{server.url}/api/health").status_code == 200
     finally:
-        server.stop()
+        server.close()
 
 
 def test_download_makes_a_root_that_starts_with_the_same_state(
@@ -195,4 +195,4 @@ def test_download_makes_a_root_that_starts_with_the_same_state(
             rows = client.post("/query", json={"pond": "sink", "sql": "SELECT * FROM copy"})
             assert rows.json() == [{"n": 1}]
     finally:
-        second.stop()
+        second.close()

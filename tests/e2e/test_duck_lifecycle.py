@@ -43,14 +43,12 @@ def pulse_and_settle(server: Server, client: httpx.Client, runs: int = 1) -> Non
 
 @contextmanager
 def catchment(tmp_path: Path, **env: str) -> Iterator[Server]:
-    """A Catchment with these settings; on the way out, stopped with no Duck left behind."""
+    """A Catchment with these settings; on the way out, stopped for good (:meth:`Server.close`)."""
     server = Server(root=tmp_path / "root", home=tmp_path / "home", env=env).start()
     try:
         yield server
     finally:
-        pid = server.pid
-        server.stop()
-        assert not children_of(pid)
+        server.close()
 
 
 def test_ducks_of_a_pulled_lineage_start_before_their_runs(tmp_path: Path) -> None:

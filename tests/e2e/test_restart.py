@@ -157,7 +157,7 @@ def test_a_hung_duck_is_failed_after_the_silence_timeout(tmp_path: Path) -> None
             run = client.get("/runs", params={"pond": "work"}).json()["runs"][0]
             assert "silent" in run["error"]
     finally:
-        server.stop()
+        server.close()
 
 
 def test_a_second_catchment_on_the_same_root_refuses_to_start(
@@ -173,26 +173,3 @@ def test_a_second_catchment_on_the_same_root_refuses_to_start(
         raise AssertionError("a second Catchment started on a root that is served")
     with server.client() as client:
         assert client.get("/health").json() == {"status": "ok"}
-
-
-def test_a_graceful_stop_is_prompt_and_leaves_no_duck(server: Server, tmp_path: Path) -> None:
-    server.connect_cli()
-    server.cli(
-        "pond",
-        "deploy",
-        "-y",
-        cwd=write_pond(tmp_path, "work", TRACED.format(slow=0), kind="inlet"),
-    )
-    with server.client() as client:
-        client.post("/ponds/work/wave")
-        server.wait_for(
-            lambda c: status_of(c, "work@1")["runs_completed"] >= 2, what="the Wave to run"
-        )
-    assert duck_pids(server.root).get("work")
-    began = time.monotonic()
-    server.stop(signal.SIGTERM, timeout=15)
-    assert time.monotonic() - began < 10, "waiting Ducks' long polls held the server"
-    deadline = time.monotonic() + 10
-    while duck_pids(server.root) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not duck_pids(server.root)

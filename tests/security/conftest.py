@@ -15,7 +15,7 @@ import pytest
 
 from duckstring.pond.archive import zip_project
 from e2e.projects import COUNTER, write_pond
-from e2e.server import Server, children_of
+from e2e.server import Server
 
 KEY = "security-test-key-0123456789"
 
@@ -24,13 +24,13 @@ NUMBERS = COUNTER
 
 
 def stop(server: Server) -> None:
-    """Stop the server; its log goes to the test output, and no Duck may outlive it."""
-    pid = server.pid
-    server.stop()
-    if server.log is not None and server.log.exists():
-        print(f"---- Catchment log ({server.url}) ----")
-        print(server.log.read_text()[-6000:])
-    assert not children_of(pid), "the Catchment left worker processes behind"
+    """Stop the server for good (:meth:`Server.close`); its log goes to the test output."""
+    try:
+        server.close()
+    finally:
+        if server.log is not None and server.log.exists():
+            print(f"---- Catchment log ({server.url}) ----")
+            print(server.log.read_text()[-6000:])
 
 
 @pytest.fixture(scope="module")

@@ -142,9 +142,7 @@ def prefixed(tmp_path: Path) -> Iterator[tuple[Server, str]]:
         with Proxy(server.url, prefix=PREFIX) as proxy:
             yield server, proxy.url
     finally:
-        pid = server.pid
-        server.stop()
-        assert not children_of(pid)
+        server.close()
 
 
 def test_the_app_works_under_a_path_prefix_and_ducks_dial_back(

@@ -19,7 +19,7 @@ import pytest
 from duckstring.local.scaffold import write_demo
 from duckstring.pond.archive import zip_project
 from duckstring.pond.manifest import load_manifest
-from e2e.server import ROOT, Server, children_of
+from e2e.server import ROOT, Server
 
 CHROMIUM = Path(os.environ.get("DUCKSTRING_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "test-output" / "ui"
@@ -110,9 +110,7 @@ def ui(browser: Any, request: pytest.FixtureRequest) -> Iterator[Watched]:
 
 
 def stop(server: Server) -> None:
-    pid = server.pid
-    server.stop()
-    assert not children_of(pid), "the Catchment left worker processes behind"
+    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ Configured only by the environment: ``DUCKSTRING_ROOT`` (default ``./.duckstring
 learned from the first request when unset). Run exactly one process of it per root.
 
 Failure-detection timeouts can be shrunk (for tests) with ``DUCKSTRING_DUCK_SILENCE`` (60 s),
-``DUCKSTRING_DUCK_STALL`` (30 s) and ``DUCKSTRING_DUCK_HEARTBEAT`` (10 s), in seconds.
+``DUCKSTRING_DUCK_STALL`` (30 s) and ``DUCKSTRING_DUCK_HEARTBEAT`` (10 s), in seconds. A Duck
+left running by a stop (it had work in flight) goes on ``DUCKSTRING_DUCK_ORPHAN`` seconds (120)
+without an answer from a Catchment before it stops, once its work is done.
 ``DUCKSTRING_DUCK_PRESTART`` (16) is how many Ducks may be started ahead of their line's first
 run at once (0 starts every Duck only when its run begins), and ``DUCKSTRING_DUCK_SPARES`` (2)
 how many spare Ducks wait, forked and started, for a line that needs one (0: fork on demand;
@@ -44,6 +46,7 @@ def config_from_environment() -> CatchmentConfig:
         duck_silence=seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
         duck_stall=seconds("DUCKSTRING_DUCK_STALL", 30.0),
         duck_heartbeat=seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
+        duck_orphan=seconds("DUCKSTRING_DUCK_ORPHAN", 120.0),
         duck_prestart=count("DUCKSTRING_DUCK_PRESTART", 16),
         duck_spares=count("DUCKSTRING_DUCK_SPARES", 2, most=16),
         duck_linger=seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),

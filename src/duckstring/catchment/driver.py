@@ -199,6 +199,14 @@ class Driver:
             self._linger_timer.cancel()
             self._linger_timer = None
 
+    def lines_at_work(self) -> set[str]:
+        """The lines whose Duck holds work in flight: a run begun and not yet reported
+        complete or failed, or a run's command still queued for it. A graceful stop leaves
+        these Ducks running (they report to the next Catchment on the root)."""
+        lines = {line for line, _ in self.engine.in_flight_runs()}
+        lines.update(line for line in self.launcher.ducks if self._has_run_queued(line))
+        return lines
+
     # -- the one way in --------------------------------------------------------------------------
 
     def apply(self, operation: Callable[[Engine, Micros], T]) -> T:

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
@@ -72,6 +72,43 @@ def _main_set_aside() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+#: The signals a terminal sends a whole process group: Ctrl+C, and the hangup the kernel sends
+#: the foreground group when the terminal closes or its session leader (a Catchment run
+#: straight under a pseudo-terminal is one) exits.
+TERMINAL_SIGNALS = frozenset({signal.SIGINT, signal.SIGHUP})
+
+
+@contextlib.contextmanager
+def _terminal_signals_blocked() -> Iterator[None]:
+    """Block :data:`TERMINAL_SIGNALS` in this thread while it may start the forkserver.
+
+    The forkserver and multiprocessing's resource tracker are started from here and share the
+    Catchment's process group, so they receive whatever the terminal sends it; but they must
+    outlive a Catchment stopped with Ducks at work, to reap those Ducks (they exit by
+    themselves once the last one is gone). A blocked signal stays blocked across fork and
+    exec, so they are deaf to the terminal from their first instruction; the Catchment itself
+    gets the signal, held pending meanwhile, as soon as this returns. Ducks unblock it again
+    (:func:`_as_a_duck`).
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _as_a_duck(niceness: int) -> None:
+    """What a forked process does first to be a Duck: lead its own process group (so a
+    terminal's signals to the Catchment's group do not reach it, and ``kill`` of the group ends
+    everything it starts), take the signals the forkserver blocks as any process does, and run
+    at a lower CPU priority than the Catchment (which must answer the API and dispatch whatever
+    the Ducks are doing)."""
+    os.setpgid(0, 0)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
+    with contextlib.suppress(OSError):
+        os.nice(niceness)
+
+
 def _forget_child(process: BaseProcess) -> None:
     """Take a started Duck off multiprocessing's own list of children.
 
@@ -89,24 +126,18 @@ def _forget_child(process: BaseProcess) -> None:
 
 
 def _duck_entry(config: Any, niceness: int) -> None:
-    """Runs in the forked child: its own process group, a lower CPU priority than the
-    Catchment (which must answer the API and dispatch whatever the Ducks are doing), then the
-    worker."""
-    os.setpgid(0, 0)
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
+    """Runs in the forked child: :func:`_as_a_duck`, then the worker."""
+    _as_a_duck(niceness)
     from duckstring.duck.worker import run_duck
 
     raise SystemExit(run_duck(config))
 
 
 def _spare_entry(channel: Connection, niceness: int) -> None:
-    """Runs in a spare Duck: what every Duck does before it knows its line (its process
-    group, its priority, then :func:`~duckstring.duck.spare.get_ready`), then it waits for the
+    """Runs in a spare Duck: what every Duck does before it knows its line
+    (:func:`_as_a_duck`, then :func:`~duckstring.duck.spare.get_ready`), then it waits for the
     config naming its line and runs it. When the Catchment goes without naming one, it exits."""
-    os.setpgid(0, 0)
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
+    _as_a_duck(niceness)
     from duckstring.duck.spare import get_ready
     from duckstring.duck.worker import run_duck
 
@@ -253,7 +284,8 @@ class Launcher:
         """Start the forkserver now, so the first Duck does not pay for it."""
         from multiprocessing import forkserver
 
-        forkserver.ensure_running()
+        with _terminal_signals_blocked():
+            forkserver.ensure_running()
 
     def spawn(
         self,
@@ -346,7 +378,8 @@ class Launcher:
         """Start ``process`` from the forkserver (the caller holds the fork lock)."""
         if self._closed:
             raise LauncherClosed(f"the Catchment is stopping; {refused}")
-        with _main_set_aside():
+        # A fork asks the forkserver, and starts it again first if it is gone.
+        with _main_set_aside(), _terminal_signals_blocked():
             process.start()
         _forget_child(process)
 
@@ -375,14 +408,8 @@ class Launcher:
     def kill(self, line: str) -> None:
         """Terminate the line's Duck and everything it started, now."""
         duck = self.ducks.get(line)
-        if duck is None:
-            return
-        duck.killed = True
-        try:
-            os.killpg(duck.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(duck.pid, signal.SIGKILL)
+        if duck is not None:
+            _kill_group(duck)
 
     def reap(self, duck: DuckProcess) -> int | None:
         """Collect an exited Duck; its exit code (negative: killed by that signal; None for an
@@ -401,15 +428,25 @@ class Launcher:
             del self.ducks[duck.line]
         return code
 
-    def stop_all(self, timeout: float = 5.0) -> None:
-        """Terminate every Duck (SIGTERM, then SIGKILL) and reap them; start no more. Spares
-        are told to go by closing their pipes."""
+    def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> list[DuckProcess]:
+        """Stop every Duck but those of the lines in ``leave`` (SIGTERM, then SIGKILL), reap
+        them, and start no more; spares are told to go by closing their pipes.
+
+        The Ducks of ``leave`` (lines with work in flight) are let go, running: they finish
+        their runs, keep their events in their ledgers and report them to the next Catchment
+        on this root, which adopts them. Returns the Ducks let go."""
         with self._fork_lock, self._lock:
             self._closed = True
             spares, self._spares = self._spares, []
         for spare in spares:
             spare.channel.close()
-        for duck in list(self.ducks.values()):
+        ducks = list(self.ducks.values())
+        self.ducks.clear()
+        left = [duck for duck in ducks if duck.line in leave and _may_be_left(duck)]
+        for duck in left:
+            _let_go(duck)
+        stopping = [duck for duck in ducks if duck not in left]
+        for duck in stopping:
             if duck.is_alive():
                 try:
                     os.killpg(duck.pid, signal.SIGTERM)
@@ -417,17 +454,17 @@ class Launcher:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(duck.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for duck in list(self.ducks.values()):
+        for duck in stopping:
             while duck.is_alive() and time.monotonic() < deadline:
                 # Its sentinel (an adopted Duck's pidfd) becomes readable when it exits.
                 wait([duck.sentinel], max(0.0, deadline - time.monotonic()))
             if duck.is_alive():
-                self.kill(duck.line)
+                _kill_group(duck)
                 if duck.process is not None:
                     duck.process.join(timeout=1.0)
             if duck.pidfd is not None:
                 os.close(duck.pidfd)
-        self.ducks.clear()
+                duck.pidfd = None
         for spare in spares:
             spare.process.join(timeout=max(0.1, deadline - time.monotonic()))
             if spare.process.exitcode is None:
@@ -435,3 +472,27 @@ class Launcher:
                 spare.process.join(timeout=1.0)
             if spare.process.exitcode is not None:
                 spare.process.close()
+        return left
+
+
+def _may_be_left(duck: DuckProcess) -> bool:
+    """A Duck that is not already on its way out (told to stop, killed, or gone)."""
+    return not (duck.stopping or duck.killed or duck.exited) and duck.is_alive()
+
+
+def _let_go(duck: DuckProcess) -> None:
+    """Stop watching a Duck that goes on without this Catchment. Nothing of it is waited
+    for: its parent is the forkserver, which reaps it (and outlives it for that)."""
+    if duck.pidfd is not None:
+        os.close(duck.pidfd)
+        duck.pidfd = None
+    duck.process = None
+
+
+def _kill_group(duck: DuckProcess) -> None:
+    duck.killed = True
+    try:
+        os.killpg(duck.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(duck.pid, signal.SIGKILL)

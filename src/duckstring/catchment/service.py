@@ -75,6 +75,9 @@ class CatchmentConfig:
     duck_heartbeat: float = 10.0
     duck_silence: float = 60.0
     duck_stall: float = 30.0
+    #: Seconds a Duck goes on without an answer from its Catchment before it stops, once it
+    #: has no work left (a Duck left running by a stop, or after a crash, that nobody adopts).
+    duck_orphan: float = 120.0
     #: Ducks that may be started ahead of their line's first run, waiting, at once.
     duck_prestart: int = 16
     #: Spare Ducks kept forked and started, waiting to be given a line (0: fork on demand).
@@ -140,6 +143,7 @@ class Catchment:
             poll_wait=self.config.duck_poll_wait,
             heartbeat=self.config.duck_heartbeat,
             stall=self.config.duck_stall,
+            orphan=self.config.duck_orphan,
             version=version,
             commands=commands,
         )
@@ -181,10 +185,23 @@ class Catchment:
                 self.driver.spawn_deferred()
 
     def stop(self) -> None:
+        """Stop serving: idle Ducks and spares stop; Ducks with work in flight go on."""
+        at_work: set[str] = set()
         if self.driver is not None:
             self.driver.stop()
+            at_work = self.driver.lines_at_work()
         if self.launcher is not None:
-            self.launcher.stop_all()
+            left = self.launcher.stop_all(leave=at_work)
+            if left:
+                log.warning(
+                    "%s with work in flight left running: %s. Each finishes its work, keeps "
+                    "its events and reports them to the next Catchment started on %s (with "
+                    "no Catchment, it stops %g s after its work is done).",
+                    f"{len(left)} Duck{'' if len(left) == 1 else 's'}",
+                    ", ".join(f"{duck.line} (pid {duck.pid})" for duck in left),
+                    self.layout.root,
+                    self.config.duck_orphan,
+                )
         if self.store is not None:
             self.store.close()
         if self._lock_file is not None:

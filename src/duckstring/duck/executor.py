@@ -67,7 +67,9 @@ EXIT_STALLED = 4
 
 
 def stderr_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    # A Duck may outlive the terminal it writes to (see worker._say).
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr, flush=True)
 
 
 @dataclass

@@ -18,6 +18,7 @@ the environment, never on a command line.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -69,8 +70,10 @@ class DuckConfig:
     ``heartbeat`` between heartbeats while there is work, ``stall`` before outstanding work
     with nothing running is reported, ``flush``, how long a shutdown waits for its events
     to reach the Catchment (what does not stays in the ledger for the next Duck),
-    ``orphan``, how long an idle Duck keeps polling a Catchment that does not answer before it
-    stops (a Catchment that comes back starts a new Duck when the line has work), and ``hold``,
+    ``orphan``, how long a Duck keeps polling a Catchment that does not answer before it
+    stops, once it has no work left (a Duck left running by a stopped or crashed Catchment
+    finishes its runs first; the events it could not deliver stay in its ledger, and a
+    Catchment that comes back starts a new Duck when the line has work), and ``hold``,
     how long a finished Ripple's event may wait to go with the next one. ``version``
     is the version the Catchment expects the Duck to run first (the line's selected one): its
     code is loaded while the Duck waits for its first command, off the path of the run.
@@ -236,7 +239,10 @@ def _run_locked(
     if poller is not None:
         poller.stop()
     if sender is not None and sender.is_alive():
-        sender.stop(min(config.flush, TERMINATE_FLUSH_SECONDS) if terminated else config.flush)
+        # A Duck whose Catchment is gone does not wait long for it: its ledger keeps what
+        # was not delivered, for the next Duck of the line to send.
+        hurried = terminated or (poller is not None and poller.gave_up)
+        sender.stop(min(config.flush, TERMINATE_FLUSH_SECONDS) if hurried else config.flush)
     if executor.unrecorded is not None:
         _report_directly(client(), executor.unrecorded)
     # A Duck that owns its process exits once this returns: its working database is left
@@ -276,6 +282,8 @@ class Poller(threading.Thread):
         self.orphan = orphan
         self.held = held
         self.stopped = threading.Event()
+        #: Set when it stopped the Duck because no Catchment answered for ``orphan`` seconds.
+        self.gave_up = False
 
     def stop(self) -> None:
         # A long poll in progress is abandoned (the thread is a daemon): nothing waits on it.
@@ -296,6 +304,7 @@ class Poller(threading.Thread):
                 silent = time.monotonic() - answered
                 if silent >= self.orphan and not self.executor.outstanding:
                     _say(self.line, f"no answer for {silent:.0f} s and no work: stopping")
+                    self.gave_up = True
                     self.executor.submit(Shutdown(reason="the Catchment is gone"))
                     return
                 self.stopped.wait(backoff.next())
@@ -442,4 +451,7 @@ def _report_directly(client: CatchmentClient, event: DuckEvent) -> None:
 
 
 def _say(line: str, message: str) -> None:
-    print(f"duck {line}: {message}", file=sys.stderr, flush=True)
+    """Say it on stderr, if anyone still reads it: a Duck left running by its Catchment may
+    outlive the terminal both wrote to, and a failed write must not end the thread saying it."""
+    with contextlib.suppress(OSError, ValueError):
+        print(f"duck {line}: {message}", file=sys.stderr, flush=True)
