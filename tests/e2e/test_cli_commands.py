@@ -106,7 +106,8 @@ def test_status_triggers_windows_and_control_verbs(server: Server, tmp_path: Pat
     assert "settled" in server.cli("control", "force", "sink").stdout
     server.cli("control", "kill", "sink")
     assert "killed" in server.cli("status", "sink", "--once").stdout
-    server.cli("control", "clear", "sink")
+    cleared = server.cli("control", "clear", "sink").stdout
+    assert "clear sink: ok" in cleared and "duckstring trigger tap sink" in cleared
     assert "settled" in server.cli("control", "wake", "source").stdout
 
 

@@ -105,8 +105,16 @@ def clear(
     major: MajorOption = None,
     version: VersionOption = None,
 ) -> None:
-    """Reset failed/killed to idle without running; unblock downstream."""
+    """Reset failed/killed to idle without running; unblock downstream.
+
+    Nothing starts: demand already held here and downstream waits for new demand (a trigger)
+    or for a Source to publish.
+    """
     _verb("clear", name, catchment, major, version, True, False, view=False)
+    console.print(
+        f"nothing runs until new demand: [bold]duckstring trigger tap {escape(name)}[/] "
+        "(or pulse) starts it again"
+    )
 
 
 @control_app.command("failure-budget")
