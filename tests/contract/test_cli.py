@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 
 from contract.conftest import deploy
 from e2e.projects import RAISES
-from e2e.server import DUCKSTRING, Server, free_port
+from e2e.server import DUCKSTRING, Server, catchment_init, free_port, interrupt
 
 # A Ripple held open by the test: its Pond reads `running` until the gate file appears.
 GATED = """
@@ -201,24 +199,8 @@ def test_status_json_of_an_unknown_pond_is_one_line_on_stderr(busy: Server) -> N
 def test_a_catchment_named_with_capitals_serves_the_folder_of_that_name(tmp_path: Path) -> None:
     helper = Server(root=tmp_path / "unused", home=tmp_path / "home")
     port = free_port()
-    init = subprocess.Popen(
-        [*DUCKSTRING, "catchment", "init", "-n", "Prod.eu-2", "-p", str(port), "-y"],
-        env=helper.environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    init = catchment_init(helper, port, "-n", "Prod.eu-2", "-y")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert init.poll() is None, init.communicate()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the local Catchment did not start"
-            time.sleep(0.1)
         root = tmp_path / "home" / "Prod.eu-2"
         config = tomllib.loads((tmp_path / "home" / "config.toml").read_text())
         assert config["default"] == "Prod.eu-2"
@@ -234,5 +216,4 @@ def test_a_catchment_named_with_capitals_serves_the_folder_of_that_name(tmp_path
         listed = helper.cli("catchment", "list").stdout
         assert re.search(r"●\s+Prod\.eu-2\s+http://127\.0\.0\.1:\d+\s+local: " + str(root), listed)
     finally:
-        init.send_signal(signal.SIGINT)
-        init.communicate(timeout=30)
+        interrupt(init)

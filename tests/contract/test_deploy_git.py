@@ -9,9 +9,6 @@ names its reason, and the root is left exactly as it was.
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 
 from e2e.githttp import GitHttpServer, git
 from e2e.projects import COUNTER, write_pond
-from e2e.server import DUCKSTRING, Server, children_of, free_port
+from e2e.server import Server, catchment_init, children_of, free_port, interrupt
 
 FIELDS = {"name": "source", "version": "1.0.0", "type": "inlet", "git_ref": "main"}
 DEPLOYED = {
@@ -154,19 +151,6 @@ def test_an_http_repository_deploys_and_a_malformed_url_is_a_422(
         assert any("git-upload-pack" in line for line in origin.requests)
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[0]
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the local Catchment did not start")
-
-
 def test_a_catchment_started_by_catchment_init_clones_a_local_repository(
     tmp_path: Path, bare: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -177,20 +161,11 @@ def test_a_catchment_started_by_catchment_init_clones_a_local_repository(
     helper = Server(root=tmp_path / "unused", home=tmp_path / "home")
     port = free_port()
     root = tmp_path / "local-root"
-    command = ["catchment", "init", "-n", "local", "-p", str(port), "--root", str(root), "-y"]
-    init = subprocess.Popen(
-        [*DUCKSTRING, *command],
-        env=helper.environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    init = catchment_init(helper, port, "-n", "local", "--root", str(root), "-y")
     try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", init)
         out = helper.cli("pond", "deploy", "--git", "main", "-y", cwd=project)
         assert "deployed source@1 1.0.0 (numbers)" in out.stdout, out.stdout + out.stderr
         assert "def numbers" in (root / "ponds/source/1.0.0/src/pond.py").read_text()
     finally:
-        init.send_signal(signal.SIGINT)
-        init.communicate(timeout=30)
+        interrupt(init)
     assert not children_of(init.pid)

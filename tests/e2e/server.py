@@ -327,3 +327,40 @@ class Server:
 def status_of(client: httpx.Client, line: str) -> dict[str, Any]:
     """One line's entry of ``GET /api/status`` (``client`` from :meth:`Server.client`)."""
     return next(p for p in client.get("/status").json()["ponds"] if p["id"] == line)
+
+
+def wait_healthy(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until ``url`` answers its health check; fails at once if ``process`` (the server) ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the local Catchment at {url} did not start")
+
+
+def catchment_init(
+    helper: Server, port: int, *options: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``duckstring catchment init -p PORT OPTIONS…`` in the foreground, as a user starts one
+    (``helper`` lends its environment); it serves on ``port`` when this returns."""
+    process = subprocess.Popen(
+        [*DUCKSTRING, "catchment", "init", "-p", str(port), *options],
+        env={**helper.environment(), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_healthy(f"http://127.0.0.1:{port}", process)
+    return process
+
+
+def interrupt(process: subprocess.Popen[str]) -> str:
+    """Ctrl+C for a foreground Catchment; what it printed."""
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=30)
+    return out

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import stat
 import subprocess
 import time
@@ -15,26 +14,7 @@ import httpx
 
 from duckstring.pond.archive import zip_project
 from e2e.projects import COUNTER, write_pond
-from e2e.server import DUCKSTRING, Server, free_port
-
-
-def wait_health(url: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the local Catchment did not start")
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=30)
-    return out
+from e2e.server import DUCKSTRING, Server, catchment_init, free_port, interrupt, wait_healthy
 
 
 def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Path) -> None:
@@ -45,26 +25,7 @@ def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Pa
     url = f"http://127.0.0.1:{port}"
     both = helper.cli("catchment", "init", "-n", "x", "--key", "k", "--generate-key", check=False)
     assert both.returncode == 1 and "exclude each other" in both.stderr
-    init = subprocess.Popen(
-        [
-            *DUCKSTRING,
-            "catchment",
-            "init",
-            "-n",
-            "local",
-            "-p",
-            str(port),
-            "--root",
-            str(root),
-            "--generate-key",
-            "-y",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    wait_health(url, init)
+    init = catchment_init(helper, port, "-n", "local", "--root", str(root), "--generate-key", "-y")
     config_file = tmp_path / "home" / "config.toml"
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
     config = tomllib.loads(config_file.read_text())
@@ -72,7 +33,7 @@ def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Pa
     assert config["default"] == "local" and config["catchments"]["local"]["root"] == str(root)
     assert httpx.get(f"{url}/api/status").status_code == 401
     assert "(no Ponds deployed)" in helper.cli("status", "--once").stdout
-    out = stop(init)
+    out = interrupt(init)
     assert out.count(key) == 1, "the generated key is printed once"
     assert re.search(r"API key .*shown once", out)
     assert (root / "duck.db").exists()
@@ -84,14 +45,14 @@ def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Pa
         stderr=subprocess.STDOUT,
         text=True,
     )
-    wait_health(url, again)
+    wait_healthy(url, again)
     assert (
         httpx.get(f"{url}/api/status", headers={"Authorization": f"Bearer {key}"}).status_code
         == 200
     )
     busy = helper.cli("catchment", "start", "local", check=False)
     assert busy.returncode == 1 and ("already serves" in busy.stderr or "in use" in busy.stderr)
-    stop(again)
+    interrupt(again)
 
     helper.cli("catchment", "disconnect", "local", "--purge")
     assert not root.exists()
@@ -103,29 +64,15 @@ def test_a_catchment_the_cli_starts_stops_a_query_at_duckstring_query_timeout(
     tmp_path: Path,
 ) -> None:
     helper = Server(root=tmp_path / "unused", home=tmp_path / "home")
-    env = {**helper.environment(), "DUCKSTRING_QUERY_TIMEOUT": "1.5"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    init = subprocess.Popen(
-        [
-            *DUCKSTRING,
-            "catchment",
-            "init",
-            "-n",
-            "local",
-            "-p",
-            str(port),
-            "--root",
-            str(tmp_path / "root"),
-            "-y",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    init = catchment_init(
+        helper,
+        port,
+        *("-n", "local", "--root", str(tmp_path / "root"), "-y"),
+        env={"DUCKSTRING_QUERY_TIMEOUT": "1.5"},
     )
     try:
-        wait_health(url, init)
         project = write_pond(tmp_path, "numbers", COUNTER, kind="inlet")
         with httpx.Client(base_url=f"{url}/api", timeout=30) as client:
             files = {"pond": ("pond.zip", zip_project(project), "application/zip")}
@@ -143,4 +90,4 @@ def test_a_catchment_the_cli_starts_stops_a_query_at_duckstring_query_timeout(
         assert answer.json() == {"detail": "query exceeded 1.5 s"}
         assert 1.5 <= took < 15
     finally:
-        stop(init)
+        interrupt(init)
