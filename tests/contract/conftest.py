@@ -1,5 +1,5 @@
 """Contract tests: a real Catchment driven through a scripted scenario, asserting the exact
-shapes and counters that ``surface.md`` ("Wire details") gives a client of the upstream.
+shapes and counters that ``surface.md`` ("Wire details") gives a client written for 0.2.0.
 
 Each module covers one route group. Ponds are deployed over HTTP as zip uploads, as the CLI
 sends them, so a module needs no CLI registration unless it tests the CLI.
@@ -7,29 +7,17 @@ sends them, so a module needs no CLI registration unless it tests the CLI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from duckstring.pond.archive import zip_project
+from e2e.conftest import server
 from e2e.projects import write_pond
 from e2e.server import Server
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(root=tmp_path / "root", home=tmp_path / "home")
-    running.start()
-    yield running
-    try:
-        running.close()
-    finally:
-        if running.log is not None and running.log.exists():
-            print("---- Catchment log ----")
-            print(running.log.read_text()[-6000:])
+__all__ = ["deploy", "line", "server"]  # server: the e2e fixture, shared
 
 
 def deploy(server: Server, parent: Path, name: str, body: str, **manifest: Any) -> dict[str, Any]:
