@@ -1,4 +1,4 @@
-"""Control verbs, triggers, windows, faults and deploys of engine.md, one behaviour each."""
+"""Control verbs, triggers, windows, faults and deploys of docs/concepts/, one behaviour each."""
 
 import json
 

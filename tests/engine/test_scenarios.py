@@ -1,4 +1,4 @@
-"""The reference scenarios of engine.md, with the exact figures given there."""
+"""The reference scenarios of docs/concepts/scenarios.md, with the exact figures given there."""
 
 import itertools
 

@@ -1,4 +1,4 @@
-"""The Catchment's engine: every rule of ``engine.md`` over all Pond lines.
+"""The Catchment's engine: every rule of ``docs/concepts/`` over all Pond lines.
 
 It is a pure state machine. Hosts call it with commands (triggers, control verbs, deploys) and
 with what workers report (Ripple and Pond Run outcomes), always passing ``now``. After each call

@@ -5,7 +5,7 @@ A Duck drives a Pond Run with this graph alone: the Pond stamps every Ripple wit
 freshness (:meth:`RippleGraph.stamp`), :meth:`RippleGraph.due` says which Ripple Runs can start,
 and :meth:`RippleGraph.finish` reports when the Pond's leaves complete a run. The Catchment keeps
 the same graph per Pond as a mirror fed by the Duck's events, and uses its pull flags to re-arm
-the Pond from the bottom (see ``engine.md``, "Pull reaches a Ripple").
+the Pond from the bottom (see ``docs/concepts/demand.md``, "Pull reaches a Ripple").
 """
 
 from __future__ import annotations
