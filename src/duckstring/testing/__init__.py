@@ -28,7 +28,10 @@ A Pond's test, deploying the project it lives in and running it once::
                 timeout=60,
                 what="the first run of my_pond",
             )
-            answer = catchment.cli("query", "my_pond", "--sql", "SELECT count(*) FROM my_table")
+            with catchment.client() as client:
+                sql = "SELECT count(*) AS n FROM my_table"
+                rows = client.post("/query", json={"pond": "my_pond", "sql": sql}).json()
+            assert rows == [{"n": 3}]
 """
 
 from duckstring.testing.processes import (
