@@ -37,8 +37,9 @@ from runtime_common import Settings
 from runtime_demo import run_demo
 from runtime_graphs import run_graph, run_lines
 from runtime_report import Report
-from runtime_server import descendants, zombies
 from runtime_watch import load_average
+
+from duckstring.testing import children_of, zombies
 
 PARTS = ("demo-pulse", "idle-cpu", "demo-wave", "chain", "fan-in", "layered", "lines")
 DEMO_PARTS = {"demo-pulse", "idle-cpu", "demo-wave"}
@@ -236,7 +237,7 @@ def main() -> int:
     finally:
         signal.alarm(0)
         report.section("Leftover processes")
-        ours = zombies(descendants(os.getpid()))
+        ours = zombies(children_of(os.getpid()))
         report.figure("zombies among the benchmark's own processes", str(len(ours)), "0", not ours)
         elsewhere = sorted(set(zombies()) - baseline_zombies - set(ours))
         report.line(

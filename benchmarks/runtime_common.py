@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime_report import Report
-from runtime_server import CatchmentProcess, zombies
+from runtime_server import CatchmentProcess
 from runtime_watch import load_average
+
+from duckstring.testing import zombies
 
 
 @dataclass
@@ -47,7 +49,7 @@ def catchment(
         yield server
     finally:
         stuck = zombies(server.descendants())
-        left = server.stop()
+        left = server.shut_down()
         report.line("machine load average at the end of this part", load_average())
         how = "SIGKILLed after 60 s" if server.stop_killed else "exited"
         report.line("Catchment stop: SIGTERM → exit", f"{server.stop_seconds:.1f} s ({how})")

@@ -22,11 +22,11 @@ from runtime_watch import (
     status_document,
     topology,
     wait_settled,
-    wait_until,
     watch_run,
 )
 
 from duckstring.local.scaffold import write_demo
+from duckstring.testing import wait_until
 
 #: At DUCKSTRING_DEMO_SCALE=1: the critical path and the bottleneck Ripple, in seconds.
 DEMO_CRITICAL = 8.0
@@ -146,7 +146,7 @@ def idle_cpu(
     wait_settled(client, 30)
     # Idle Ducks stay warm DUCKSTRING_DUCK_LINGER seconds (60 by default), then stop.
     clock = time.monotonic()
-    if not wait_until(lambda: not server.duck_pids(), timeout=LINGER + 30):
+    if not wait_until(lambda: not server.duck_pids(), LINGER + 30, poll=0.1):
         report.problem(
             f"Ducks still running {LINGER + 30:g} s after the Pulse settled: {server.duck_pids()}"
         )

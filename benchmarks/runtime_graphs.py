@@ -12,7 +12,7 @@ import runtime_figures as fig
 import runtime_ponds as ponds
 from runtime_common import Settings, catchment
 from runtime_report import Report, mib, ms, ratio, sec
-from runtime_server import CatchmentProcess, tree_cpu_seconds, zombies
+from runtime_server import CatchmentProcess, tree_cpu_seconds
 from runtime_watch import (
     DuckWatcher,
     MemorySampler,
@@ -24,9 +24,10 @@ from runtime_watch import (
     status_document,
     topology,
     wait_settled,
-    wait_until,
     watch_run,
 )
+
+from duckstring.testing import wait_until, zombies
 
 
 def status_latencies(client: httpx.Client, count: int) -> tuple[list[float], int]:
@@ -74,7 +75,7 @@ def run_graph(
         )
         for number in (1, 2):
             pulse(report, settings, server, client, graph, number, part=part, memory=memory)
-        wait_until(lambda: not server.duck_pids(), timeout=60)
+        wait_until(lambda: not server.duck_pids(), 60, poll=0.1)
 
 
 def pulse(

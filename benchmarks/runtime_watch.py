@@ -7,7 +7,6 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from typing import Any
 import httpx
 import runtime_figures as fig
 from runtime_server import CatchmentProcess, memory_kib
+
+from duckstring.testing import wait_until
 
 # -- the API ------------------------------------------------------------------------------------
 
@@ -160,15 +161,6 @@ def watch_run(
     return watch
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, every: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return bool(predicate())
-
-
 def wait_settled(client: httpx.Client, timeout: float) -> bool:
     """No line running or queued."""
 
@@ -178,7 +170,7 @@ def wait_settled(client: httpx.Client, timeout: float) -> bool:
             p["status"] not in ("running", "queued") for p in document["ponds"]
         )
 
-    return wait_until(settled, timeout, every=0.2)
+    return bool(wait_until(settled, timeout, poll=0.2))
 
 
 # -- processes ----------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from runtime_ponds import deploy_all, layered, write_graph
-from runtime_server import CatchmentProcess, descendants
+from runtime_server import CatchmentProcess
+
+from duckstring.testing import children_of, still_running
 
 
 def rss_mib(pid: int) -> float:
@@ -29,19 +31,6 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def wait_healthy(server: CatchmentProcess, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    with server.client(timeout=5) as client:
-        while time.monotonic() < deadline:
-            try:
-                if client.get("/health").status_code == 200:
-                    return
-            except Exception:
-                pass
-            time.sleep(0.1)
-    raise RuntimeError("the Catchment did not come back")
 
 
 def history(server: CatchmentProcess, ponds: list[str]) -> list[dict[str, Any]]:
@@ -95,7 +84,6 @@ def main() -> None:
                     f"{time.monotonic() - began:.2f} s, restarting"
                 )
                 server.start()
-                wait_healthy(server)
                 print(f"    serving again {time.monotonic() - began:.2f} s after the signal")
                 next_kill = time.monotonic() + args.kill_every
         memory_end = rss_mib(server.pid)
@@ -111,13 +99,14 @@ def main() -> None:
         # Idle now: the Ducks the earlier servers left go within their linger (a minute),
         # and their forkservers and resource trackers after them.
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(server.lingering()) > len(
-            descendants(server.pid)
+        while time.monotonic() < deadline and len(still_running(server.family)) > len(
+            children_of(server.pid)
         ):
             time.sleep(1.0)
-        old_left = [pid for pid in server.lingering() if pid not in descendants(server.pid)]
+        current = children_of(server.pid)
+        old_left = [pid for pid in still_running(server.family) if pid not in current]
     finally:
-        left = server.stop()
+        left = server.shut_down()
 
     by_line: dict[str, list[dict[str, Any]]] = {}
     for run in runs:

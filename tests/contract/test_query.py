@@ -69,9 +69,8 @@ def catchment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         pid = running.pid
         running.stop()
-        if running.log is not None and running.log.exists():
-            print("---- Catchment log ----")
-            print(running.log.read_text()[-6000:])
+        print("---- Catchment log ----")
+        print(running.log_tail(6000))
         assert not children_of(pid), "the Catchment left worker processes behind"
 
 

@@ -16,6 +16,5 @@ def server(tmp_path: Path) -> Iterator[Server]:
     try:
         running.close()
     finally:
-        if running.log is not None and running.log.exists():
-            print("---- Catchment log ----")
-            print(running.log.read_text()[-6000:])
+        print("---- Catchment log ----")
+        print(running.log_tail(6000))

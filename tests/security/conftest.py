@@ -28,9 +28,8 @@ def stop(server: Server) -> None:
     try:
         server.close()
     finally:
-        if server.log is not None and server.log.exists():
-            print(f"---- Catchment log ({server.url}) ----")
-            print(server.log.read_text()[-6000:])
+        print(f"---- Catchment log ({server.url}) ----")
+        print(server.log_tail(6000))
 
 
 @pytest.fixture(scope="module")
