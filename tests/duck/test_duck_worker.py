@@ -27,7 +27,7 @@ from duckstring.duck.protocol import (
     RIPPLE_SUCCEEDED,
     DuckEvent,
     Shutdown,
-    event_id,
+    ripple_event_id,
     type_of,
 )
 from duckstring.duck.worker import DuckConfig, Sender, acquire_line_lock, run_duck
@@ -212,7 +212,9 @@ def test_a_finished_ripple_goes_out_with_the_event_after_it(
 
 def _succeeded(ripple: str) -> DuckEvent:
     kind = RIPPLE_SUCCEEDED
-    return DuckEvent(id=event_id(kind, 1, ripple, 0), type=kind, at=F1, seq=1, f=F1, ripple=ripple)
+    return DuckEvent(
+        id=ripple_event_id(kind, 1, ripple, 0), type=kind, at=F1, seq=1, f=F1, ripple=ripple
+    )
 
 
 def test_a_finished_ripple_with_no_event_after_it_goes_out_alone(
