@@ -68,7 +68,7 @@ async def jobs(
     """Long poll: answered the moment a command exists, else after ``wait`` seconds."""
     line = _line(request, name, major)
     commands = await take_jobs(
-        catchment_of(request), driver_of(request), line, query.wait, set(query.held)
+        catchment_of(request), driver_of(request), line, query.wait, query.held
     )
     return Jobs(commands=commands)
 
@@ -121,7 +121,7 @@ class DuckLane:
         query = protocol.read_jobs_query(scope["query_string"].decode("latin-1"))
         if query is None:
             return False
-        commands = await take_jobs(self.catchment, driver, line, query.wait, set(query.held))
+        commands = await take_jobs(self.catchment, driver, line, query.wait, query.held)
         await _answer(send, Jobs(commands=commands).model_dump_json().encode())
         return True
 
