@@ -4,6 +4,7 @@ the error; the key guards it however the server reports the prefix the app is se
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import zipfile
@@ -14,13 +15,23 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duckstring.catchment.app import create_app
 from duckstring.catchment.routes.common import route_path
 from duckstring.catchment.routes.duck import DuckLane
 from duckstring.catchment.service import CatchmentConfig
-from duckstring.duck.protocol import BeginRun
+from duckstring.duck.protocol import (
+    POLL_WAIT_MAX,
+    BeginRun,
+    DuckEvent,
+    events_body,
+    events_path,
+    jobs_path,
+    jobs_query,
+)
 
 KEY = "lane-key-0123456789"
 EVENTS = "/api/duck/solo/1/events"
@@ -63,6 +74,20 @@ def watch_lane(app: FastAPI) -> HandedOn:
     watcher = HandedOn(node.app)
     node.app = watcher
     return watcher
+
+
+@contextlib.contextmanager
+def lane_bypassed(app: FastAPI) -> Iterator[None]:
+    """Requests go past the lane, straight to the routes (the key check still first)."""
+    node: Any = app.middleware_stack
+    while not isinstance(node.app, DuckLane):
+        node = node.app
+    lane = node.app
+    node.app = lane.app
+    try:
+        yield
+    finally:
+        node.app = lane
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +209,72 @@ def test_the_key_guards_the_lane_however_the_server_reports_the_prefix(
         assert refused.status_code == 401
         assert client.post(f"{start}{EVENTS}", json=body, headers=key).status_code == 200
         assert client.get(f"{start}/api/health").status_code == 200
+
+
+@pytest.mark.parametrize("through", ["lane", "routes"])
+def test_what_the_duck_client_writes_the_lane_and_the_routes_answer_alike(
+    served: tuple[FastAPI, TestClient], handed_on: HandedOn, through: str
+) -> None:
+    """A poll and an event post as the Duck's client writes them (the protocol's builders), for
+    any wait, held runs and Duck id: the lane answers them itself, and the routes, asked the
+    same, answer the same."""
+    app, client = served
+    board = app.state.catchment.board
+    bypass = lane_bypassed(app) if through == "routes" else contextlib.nullcontext()
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        duck=st.text(max_size=12),
+        wait=st.floats(0, POLL_WAIT_MAX),
+        held=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=3),
+    )
+    def poll(duck: str, wait: float, held: list[int]) -> None:
+        new = max(held, default=0) + 1  # not held: the answer, whatever the wait
+        for seq in [*held, new]:
+            board.post("solo@1", begin(seq))
+        answer = client.get(f"{jobs_path('solo', 1)}?{jobs_query(duck, wait, held)}")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"commands": [begin(new).model_dump()]}
+
+    with bypass:
+        poll()
+        event = DuckEvent(id=f"heartbeat:{through}:1", type="heartbeat", at=1, busy=True)
+        posted = client.post(
+            events_path("solo", 1),
+            content=events_body([event.model_dump_json()]),
+            headers={"content-type": "application/json"},
+        )
+    assert (posted.status_code, posted.json()) == (200, {"ok": True})
+    # Past the lane, every request reached the routes; through it, none did.
+    assert set(handed_on.paths) == (set() if through == "lane" else {JOBS, EVENTS})
+
+
+@pytest.mark.parametrize("through", ["lane", "routes"])
+def test_a_replayed_event_changes_nothing(served: tuple[FastAPI, TestClient], through: str) -> None:
+    """A worker error reported again after the Duck started a new attempt (its outbox resent
+    after a lost answer) must not cancel that attempt: each (line, event id) applies once."""
+    app, client = served
+    f = 1_767_225_600_000_000
+
+    def post(*events: dict[str, Any]) -> None:
+        answer = client.post(EVENTS, json={"events": list(events)})
+        assert answer.status_code == 200, answer.text
+
+    def ripple_a() -> str:
+        (pond,) = client.get("/api/status").json()["ponds"]
+        (ripple,) = pond["ripples"]
+        return str(ripple["status"])
+
+    def started(seq: int) -> dict[str, Any]:
+        attempt = {"seq": seq, "f": f + seq, "ripple": "a", "attempt": 0}
+        return {"id": f"ripple_started:{seq}:a:0", "type": "ripple_started", "at": f, **attempt}
+
+    error = {"id": f"worker_error:{through}:1", "type": "worker_error", "at": f, "error": "x"}
+    first = 100 if through == "lane" else 200
+    with lane_bypassed(app) if through == "routes" else contextlib.nullcontext():
+        post(started(first))
+        post(error)
+        assert ripple_a() == "idle"  # the error ended the attempt
+        post(started(first + 1))
+        post(error)
+        assert ripple_a() == "running"

@@ -1,6 +1,7 @@
-"""``run_duck`` and ``python -m duckstring.duck`` against a stand-in Catchment: the long poll,
-the outbox over HTTP through outages and refusals, heartbeats, the line lock, SIGTERM, and the
-worker errors a Duck reports about itself."""
+"""``run_duck`` and ``python -m duckstring.duck`` against a real Catchment behind a link that
+misbehaves when told to: the long poll, the outbox over HTTP through outages, refusals and lost
+answers, heartbeats, the line lock, SIGTERM, and the worker errors a Duck reports about
+itself."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from duck_fake_catchment import FakeCatchment
+from duck_catchment import Cut, DuckCatchment, served_catchment
 from duck_support import NAME, Line, begin, wait_until
 
 from duckstring.duck.client import CatchmentClient, Unreachable
@@ -24,10 +25,11 @@ from duckstring.duck.ledger import Ledger
 from duckstring.duck.protocol import (
     DEFERRABLE,
     DUCK_HEADER,
+    EVENTS,
     RIPPLE_SUCCEEDED,
     DuckEvent,
     Shutdown,
-    event_id,
+    ripple_event_id,
     type_of,
 )
 from duckstring.duck.worker import DuckConfig, Sender, acquire_line_lock, run_duck
@@ -47,10 +49,8 @@ RUN_1 = [
 
 
 @pytest.fixture
-def catchment() -> Iterator[FakeCatchment]:
-    fake = FakeCatchment()
-    yield fake
-    fake.close()
+def catchment(tmp_path: Path) -> Iterator[DuckCatchment]:
+    yield from served_catchment(tmp_path / "catchment")
 
 
 def spawn(line: Line, url: str, *extra: str, key: str | None = None) -> subprocess.Popen[str]:
@@ -84,23 +84,23 @@ def config(line: Line, url: str, **options: object) -> DuckConfig:
     return DuckConfig(root=line.root, pond=NAME, major=1, url=url, **options)  # type: ignore[arg-type]
 
 
-def test_duck_process_runs_a_job_and_reports_it(line: Line, catchment: FakeCatchment) -> None:
+def test_duck_process_runs_a_job_and_reports_it(line: Line, catchment: DuckCatchment) -> None:
     duck = spawn(line, catchment.url, "--duck-id", "d1", "--heartbeat", "0.1", key="s3cret")
     try:
         line.hold("b")
         catchment.wait_for_poll()
         posted = catchment.post(begin(1, F1))
         wait_until(lambda: bool(line.calls("b")))
-        catchment.wait_for(lambda events: any(e["type"] == "heartbeat" for e in events))
+        catchment.wait_for(lambda events: any(e.type == "heartbeat" for e in events))
         line.release("b")
-        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
         latency = line.calls("a")[0] - posted
         print(f"command posted -> first Ripple call over HTTP: {latency * 1000:.1f} ms")
         assert latency < 1.0  # includes importing the version's code the first time
 
         assert catchment.ids() == RUN_1
-        beats = [e for e in catchment.events if e["type"] == "heartbeat"]
-        assert beats and beats[0]["busy"] is True
+        beats = [e for e in catchment.events if e.type == "heartbeat"]
+        assert beats and beats[0].busy is True
         for headers in catchment.headers:
             assert headers["Authorization"] == "Bearer s3cret"
             assert headers[DUCK_HEADER] == "d1"
@@ -117,7 +117,7 @@ def test_duck_process_runs_a_job_and_reports_it(line: Line, catchment: FakeCatch
             duck.wait()
 
 
-def test_second_duck_on_a_line_refuses_to_start(line: Line, catchment: FakeCatchment) -> None:
+def test_second_duck_on_a_line_refuses_to_start(line: Line, catchment: DuckCatchment) -> None:
     lock = acquire_line_lock(line.layout.duck_lock(NAME, 1))  # this process is the first Duck
     try:
         second = spawn(line, catchment.url)
@@ -131,14 +131,14 @@ def test_second_duck_on_a_line_refuses_to_start(line: Line, catchment: FakeCatch
 
 
 def test_sigint_is_ignored_and_sigterm_stops_a_busy_duck_promptly(
-    line: Line, catchment: FakeCatchment
+    line: Line, catchment: DuckCatchment
 ) -> None:
     duck = spawn(line, catchment.url)
     try:
         line.hold("b")
         catchment.post(begin(1, F1))
         wait_until(lambda: bool(line.calls("b")))
-        catchment.wait_for(lambda events: "ripple_started:1:b:0" in [e["id"] for e in events])
+        catchment.wait_for(lambda events: "ripple_started:1:b:0" in [e.id for e in events])
         duck.send_signal(signal.SIGINT)  # a Ctrl-C meant for the Catchment's terminal
         time.sleep(0.2)
         assert duck.poll() is None
@@ -155,11 +155,11 @@ def test_sigint_is_ignored_and_sigterm_stops_a_busy_duck_promptly(
             duck.wait()
 
 
-def test_events_wait_out_an_outage_and_a_refusal(line: Line, catchment: FakeCatchment) -> None:
+def test_events_wait_out_an_outage_and_a_refusal(line: Line, catchment: DuckCatchment) -> None:
     catchment.refuse(503, 503, 502, 401, 503)
     duck = InProcess(config(line, catchment.url, poll_wait=1.0))
     catchment.post(begin(1, F1))
-    catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+    catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
     assert catchment.refused == 5
     assert catchment.ids() == RUN_1
     assert sorted(catchment.received) == sorted(RUN_1)  # each sent once it got through
@@ -172,8 +172,34 @@ def test_events_wait_out_an_outage_and_a_refusal(line: Line, catchment: FakeCatc
         ledger.close()
 
 
+def test_events_whose_answer_was_lost_are_sent_again(line: Line, catchment: DuckCatchment) -> None:
+    """The Catchment takes a post and its answer never reaches the Duck (twice: the post is
+    sent once more at once on a new connection, and that answer is lost too). The Duck keeps
+    the events and posts them again until an answer reaches it."""
+    catchment.link.next(EVENTS, Cut.LOSE, Cut.LOSE)
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0))
+    catchment.post(begin(1, F1))
+    catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
+    assert catchment.ids() == RUN_1
+    lost = catchment.batches[0]  # taken by the Catchment, and its answer lost
+    assert lost and all(catchment.received.count(i) >= 2 for i in lost)
+    ripples = catchment.served.line_status()["ripples"]
+    assert [(r["name"], r["gen"], r["runs_completed"]) for r in ripples] == [
+        ("a", 1, 1),
+        ("b", 1, 1),
+        ("c", 1, 1),
+    ]
+    catchment.post(Shutdown())
+    assert duck.join() == 0
+    ledger = Ledger(line.layout.ledger(NAME, 1))
+    try:
+        assert ledger.unsent_count() == 0
+    finally:
+        ledger.close()
+
+
 def test_events_buffered_while_the_catchment_is_away_go_out_with_the_next_duck(
-    line: Line, catchment: FakeCatchment
+    line: Line, catchment: DuckCatchment
 ) -> None:
     catchment.refuse(*[503] * 1000)  # events never get through to this Duck
     duck = InProcess(config(line, catchment.url, poll_wait=1.0, flush=0.5))
@@ -185,23 +211,23 @@ def test_events_buffered_while_the_catchment_is_away_go_out_with_the_next_duck(
     assert time.monotonic() - started < 3  # the flush is bounded
     assert catchment.events == []
 
-    catchment.refusals.clear()
+    catchment.link.mend()
     again = InProcess(config(line, catchment.url, poll_wait=1.0))
-    catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+    catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
     assert catchment.ids() == RUN_1
     catchment.post(Shutdown())
     assert again.join() == 0
 
 
 def test_a_finished_ripple_goes_out_with_the_event_after_it(
-    line: Line, catchment: FakeCatchment
+    line: Line, catchment: DuckCatchment
 ) -> None:
     """A Ripple succeeding lets nothing start, so its event does not cost a request of its own:
     it goes with the next Ripple's start, or with the run's end after the export."""
     duck = InProcess(config(line, catchment.url, poll_wait=1.0, hold=30.0))
     try:
         catchment.post(begin(1, F1))
-        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
         assert catchment.ids() == RUN_1
         posts = [[i for i in batch if type_of(i) != "heartbeat"] for batch in catchment.batches]
         assert all(type_of(batch[-1]) not in DEFERRABLE for batch in posts if batch), posts
@@ -212,11 +238,13 @@ def test_a_finished_ripple_goes_out_with_the_event_after_it(
 
 def _succeeded(ripple: str) -> DuckEvent:
     kind = RIPPLE_SUCCEEDED
-    return DuckEvent(id=event_id(kind, 1, ripple, 0), type=kind, at=F1, seq=1, f=F1, ripple=ripple)
+    return DuckEvent(
+        id=ripple_event_id(kind, 1, ripple, 0), type=kind, at=F1, seq=1, f=F1, ripple=ripple
+    )
 
 
 def test_a_finished_ripple_with_no_event_after_it_goes_out_alone(
-    line: Line, catchment: FakeCatchment
+    line: Line, catchment: DuckCatchment
 ) -> None:
     """Held back at most ``hold`` seconds while nothing follows, and not at all by a stop."""
     executor = line.executor()  # makes the line's folder and ledger
@@ -234,7 +262,7 @@ def test_a_finished_ripple_with_no_event_after_it_goes_out_alone(
         waiting = sender(0.2)
         ledger.add_events([_succeeded("a")])
         waiting.wake.set()
-        catchment.wait_for(lambda events: [e["id"] for e in events] == ["ripple_succeeded:1:a:0"])
+        catchment.wait_for(lambda events: [e.id for e in events] == ["ripple_succeeded:1:a:0"])
         waiting.stop(1.0)
 
         stopping = sender(30.0)
@@ -250,15 +278,14 @@ def test_a_finished_ripple_with_no_event_after_it_goes_out_alone(
         ledger.close()
 
 
-def test_an_idle_duck_whose_catchment_is_gone_stops(line: Line) -> None:
-    gone = FakeCatchment()
-    gone.close()  # nothing listens there any more
-    duck = InProcess(config(line, gone.url, poll_wait=1.0, orphan=0.5, flush=0.2))
+def test_an_idle_duck_whose_catchment_is_gone_stops(line: Line, catchment: DuckCatchment) -> None:
+    catchment.close()  # nothing listens there any more
+    duck = InProcess(config(line, catchment.url, poll_wait=1.0, orphan=0.5, flush=0.2))
     assert duck.join(10) == 0
 
 
 def test_a_busy_duck_outlives_its_catchment_until_its_work_is_done(
-    line: Line, catchment: FakeCatchment
+    line: Line, catchment: DuckCatchment
 ) -> None:
     line.hold("b")
     duck = InProcess(config(line, catchment.url, poll_wait=0.5, orphan=0.3, flush=0.2))
@@ -273,19 +300,19 @@ def test_a_busy_duck_outlives_its_catchment_until_its_work_is_done(
 
 
 def test_stalled_duck_reports_itself_and_exits_nonzero(
-    line: Line, catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
+    line: Line, catchment: DuckCatchment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(RippleGraph, "due", lambda self, start_f: [])
     duck = InProcess(config(line, catchment.url, poll_wait=1.0, stall=0.3))
     catchment.post(begin(1, F1))
     assert duck.join() == 4
     (event,) = catchment.events
-    assert event["type"] == "worker_error"
-    assert event["error"] == "stalled: outstanding work but no Ripple running for 0.3 s"
+    assert event.type == "worker_error"
+    assert event.error == "stalled: outstanding work but no Ripple running for 0.3 s"
 
 
 def test_internal_error_is_reported_with_its_traceback(
-    line: Line, catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
+    line: Line, catchment: DuckCatchment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(self: Ledger, *args: object) -> None:
         raise RuntimeError("disk on fire")
@@ -295,9 +322,9 @@ def test_internal_error_is_reported_with_its_traceback(
     catchment.post(begin(1, F1))
     assert duck.join() == 1
     (event,) = catchment.events
-    assert event["type"] == "worker_error"
-    assert event["error"] == "internal error: RuntimeError: disk on fire"
-    assert "raise RuntimeError" in event["traceback"]
+    assert event.type == "worker_error"
+    assert event.error == "internal error: RuntimeError: disk on fire"
+    assert event.traceback is not None and "raise RuntimeError" in event.traceback
 
 
 def test_config_keeps_the_key_out_of_its_repr(tmp_path: Path) -> None:
@@ -305,7 +332,7 @@ def test_config_keeps_the_key_out_of_its_repr(tmp_path: Path) -> None:
     assert "s3cret" not in repr(made)
 
 
-def test_the_catchments_way_of_starting_a_duck_works(line: Line, catchment: FakeCatchment) -> None:
+def test_the_catchments_way_of_starting_a_duck_works(line: Line, catchment: DuckCatchment) -> None:
     """A forkserver child with DuckDB and the worker preloaded, ``run_duck`` as its target, the
     key in the (pickled) config and not in the environment."""
     context = multiprocessing.get_context("forkserver")
@@ -316,7 +343,7 @@ def test_the_catchments_way_of_starting_a_duck_works(line: Line, catchment: Fake
     try:
         catchment.wait_for_poll()
         catchment.post(begin(1, F1))
-        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
         assert catchment.ids() == RUN_1
         assert {h["Authorization"] for h in catchment.headers} == {"Bearer k3y"}
         catchment.post(Shutdown())
@@ -329,7 +356,7 @@ def test_the_catchments_way_of_starting_a_duck_works(line: Line, catchment: Fake
 
 
 def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
-    line: Line, catchment: FakeCatchment
+    line: Line, catchment: DuckCatchment
 ) -> None:
     line.hold("a")
     duck = InProcess(config(line, catchment.url, poll_wait=2.0, commands=(begin(1, F1),)))
@@ -340,11 +367,11 @@ def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
         assert catchment.polls[0].get("held") == ["1"]
         # … and a Catchment that hands it over again anyway does not make it run twice.
         catchment.post(begin(1, F1))
-        wait_until(lambda: not catchment.commands)
+        wait_until(lambda: not catchment.pending())
         wait_until(lambda: len(catchment.polls) >= 2)
         assert all("held" not in poll for poll in catchment.polls[1:])  # named once only
         line.release("a")
-        catchment.wait_for(lambda events: "run_completed:1" in [e["id"] for e in events])
+        catchment.wait_for(lambda events: "run_completed:1" in [e.id for e in events])
         assert len(line.calls("a")) == 1
         assert catchment.received == RUN_1  # one run, each event sent once
     finally:
@@ -354,7 +381,7 @@ def test_a_duck_begins_the_runs_it_was_started_for_without_polling(
 
 
 def test_the_duck_dials_its_catchment_directly_whatever_proxies_are_set(
-    catchment: FakeCatchment, monkeypatch: pytest.MonkeyPatch
+    catchment: DuckCatchment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A proxy set for the machine's other traffic must not stand between a Duck and the
     Catchment it was started by (here one that is not there at all)."""

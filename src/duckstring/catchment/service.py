@@ -14,7 +14,7 @@ from duckstring.catchment.driver import Driver
 from duckstring.catchment.jobs import JobBoard
 from duckstring.catchment.launcher import DUCK_NICENESS, IDLE_DUCK_BYTES, Launcher
 from duckstring.catchment.store import Store
-from duckstring.duck.protocol import BeginRun
+from duckstring.duck.protocol import POLL_WAIT, BeginRun
 from duckstring.layout import RootLayout
 
 log = logging.getLogger("duckstring.catchment")
@@ -71,7 +71,7 @@ class CatchmentConfig:
     api_key: str | None = None
     #: Where Ducks dial back; learned from the first request when not given.
     url: str | None = None
-    duck_poll_wait: float = 25.0
+    duck_poll_wait: float = POLL_WAIT
     duck_heartbeat: float = 10.0
     duck_silence: float = 60.0
     duck_stall: float = 30.0

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from duckstring.duck.protocol import POLL_WAIT
 from duckstring.duck.worker import URL_ENV, DuckConfig, run_duck
 
 
@@ -35,7 +36,7 @@ def parse_args(argv: Sequence[str] | None = None) -> DuckConfig:
         metavar="NAME:VALUE",
         help="an extra header for every request (repeatable)",
     )
-    parser.add_argument("--poll-wait", type=float, default=25.0, help="long-poll seconds")
+    parser.add_argument("--poll-wait", type=float, default=POLL_WAIT, help="long-poll seconds")
     parser.add_argument("--heartbeat", type=float, default=10.0, help="heartbeat seconds")
     parser.add_argument("--stall", type=float, default=30.0, help="stall seconds")
     parser.add_argument("--max-threads", type=int, default=None, help="Ripple threads")

@@ -15,11 +15,12 @@ import os
 import select
 import ssl
 from collections.abc import Mapping, Sequence
-from urllib.parse import SplitResult, quote, urlencode, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import ValidationError
 
-from duckstring.duck.protocol import DUCK_HEADER, BeginRun, Jobs, Shutdown
+from duckstring.duck import protocol
+from duckstring.duck.protocol import BeginRun, Jobs, Shutdown
 
 #: How long a Duck waits for a connection to its Catchment.
 CONNECT_SECONDS = 5.0
@@ -63,7 +64,7 @@ class CatchmentClient:
         *,
         api_key: str | None = None,
         headers: Mapping[str, str] | None = None,
-        poll_wait: float = 25.0,
+        poll_wait: float = protocol.POLL_WAIT,
     ) -> None:
         self.duck_id = duck_id
         self.poll_wait = poll_wait
@@ -75,8 +76,9 @@ class CatchmentClient:
         except ValueError:
             self._parts = None
         base = "" if self._parts is None else self._parts.path.rstrip("/")
-        self._prefix = f"{base}/api/duck/{quote(pond, safe='')}/{major}"
-        all_headers = {**(headers or {}), DUCK_HEADER: duck_id}
+        self._jobs = base + protocol.jobs_path(pond, major)
+        self._events = base + protocol.events_path(pond, major)
+        all_headers = {**(headers or {}), protocol.DUCK_HEADER: duck_id}
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
         self._headers = all_headers
@@ -95,17 +97,16 @@ class CatchmentClient:
 
         ``held``: runs this Duck holds already (handed to it when it started), whose
         ``begin_run`` the Catchment may drop instead of answering with it."""
-        query = [("duck", self.duck_id), ("wait", str(self.poll_wait))]
-        query += [("held", str(seq)) for seq in held]
-        status, body = self._request("GET", "/jobs?" + urlencode(query))
+        query = protocol.jobs_query(self.duck_id, self.poll_wait, held)
+        status, body = self._request("GET", f"{self._jobs}?{query}")
         try:
             return Jobs.model_validate_json(body).commands
         except ValidationError as error:
             raise Rejected(status, f"unreadable jobs answer: {error}") from None
 
     def send(self, body: bytes) -> None:
-        """Post one ``Events`` batch (already serialised JSON)."""
-        self._request("POST", "/events", body)
+        """Post one ``Events`` batch (already serialised: :func:`protocol.events_body`)."""
+        self._request("POST", self._events, body)
 
     def _request(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         headers = self._headers if body is None else {**self._headers, **_JSON}
@@ -113,7 +114,7 @@ class CatchmentClient:
             kept = False
             try:
                 connection, kept = self._connect()
-                connection.request(method, self._prefix + path, body=body, headers=headers)
+                connection.request(method, path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read()
             except Exception as error:
@@ -163,7 +164,7 @@ class CatchmentClient:
         return connection, False
 
 
-_JSON = {"Content-Type": "application/json"}
+_JSON = {"Content-Type": protocol.MEDIA_TYPE}
 
 
 def _tls_context() -> ssl.SSLContext:

@@ -1,16 +1,11 @@
-"""The events a Duck reports, each with an id that names the fact it reports.
-
-An id is made of what identifies the fact, never of when it was sent: a Ripple attempt's events
-by (type, run, Ripple, attempt), a run's ending by (type, run). Replaying an outbox therefore
-repeats ids the Catchment has already applied, and it applies each once. Worker errors and
-heartbeats are facts about the process, identified by the Duck and the moment.
-"""
+"""The events a Duck reports, each with the id that names the fact it reports (the protocol's
+idempotency rule: :mod:`duckstring.duck.protocol`)."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from duckstring.duck.protocol import DuckEvent, event_id
+from duckstring.duck.protocol import DuckEvent, duck_event_id, ripple_event_id, run_event_id
 from duckstring.duck.records import Attempt
 from duckstring.engine.clock import Micros
 
@@ -18,7 +13,7 @@ from duckstring.engine.clock import Micros
 def ripple_event(kind: str, at: Micros, attempt: Attempt, **fields: Any) -> DuckEvent:
     """``ripple_started`` / ``ripple_succeeded`` / ``ripple_failed`` of one attempt."""
     return DuckEvent(
-        id=event_id(kind, attempt.seq, attempt.ripple, attempt.attempt),
+        id=ripple_event_id(kind, attempt.seq, attempt.ripple, attempt.attempt),
         type=cast(Any, kind),
         at=at,
         seq=attempt.seq,
@@ -31,9 +26,11 @@ def ripple_event(kind: str, at: Micros, attempt: Attempt, **fields: Any) -> Duck
 
 def run_event(kind: str, at: Micros, seq: int, f: Micros, **fields: Any) -> DuckEvent:
     """``run_completed`` / ``run_failed`` of run ``seq``, reaching or failing at ``f``."""
-    return DuckEvent(id=event_id(kind, seq), type=cast(Any, kind), at=at, seq=seq, f=f, **fields)
+    return DuckEvent(
+        id=run_event_id(kind, seq), type=cast(Any, kind), at=at, seq=seq, f=f, **fields
+    )
 
 
 def duck_event(kind: str, at: Micros, duck_id: str, **fields: Any) -> DuckEvent:
     """``worker_error`` / ``heartbeat``: about the Duck itself, at one moment."""
-    return DuckEvent(id=event_id(kind, duck_id, at), type=cast(Any, kind), at=at, **fields)
+    return DuckEvent(id=duck_event_id(kind, duck_id, at), type=cast(Any, kind), at=at, **fields)

@@ -38,7 +38,7 @@ from duckstring.duck.ledger import (
     Ledger,
     RunRow,
 )
-from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown, event_id
+from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown, run_event_id
 from duckstring.duck.records import (
     EXPORTING,
     FAILING,
@@ -430,7 +430,7 @@ class Executor:
     def _resend_ending(self, row: RunRow) -> None:
         """A run this line already finished was dispatched again: say again how it ended."""
         kind = protocol.RUN_COMPLETED if row.status == COMPLETED else protocol.RUN_FAILED
-        if not self.ledger.resend(event_id(kind, row.seq)):
+        if not self.ledger.resend(run_event_id(kind, row.seq)):
             self.ledger.add_events(
                 [run_event(kind, self.clock.now(), row.seq, row.f, error=row.error)]
             )

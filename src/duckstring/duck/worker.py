@@ -89,7 +89,7 @@ class DuckConfig:
     api_key: str | None = field(default=None, repr=False)
     duck_id: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
-    poll_wait: float = 25.0
+    poll_wait: float = protocol.POLL_WAIT
     heartbeat: float = 10.0
     stall: float = 30.0
     max_threads: int | None = None
@@ -394,7 +394,7 @@ class Sender(threading.Thread):
                 bodies.append(self._heartbeat().model_dump_json())
             if bodies:
                 try:
-                    self.client.send(('{"events":[' + ",".join(bodies) + "]}").encode())
+                    self.client.send(protocol.events_body(bodies))
                 except (Unreachable, Rejected) as error:
                     if complaint != str(error):
                         complaint = str(error)
@@ -443,7 +443,7 @@ def _deferrable(rows: list[OutboxRow]) -> bool:
 def _report_directly(client: CatchmentClient, event: DuckEvent) -> None:
     """A worker error that the ledger could not take: one direct attempt, best effort."""
     try:
-        client.send(protocol.Events(events=[event]).model_dump_json().encode())
+        client.send(protocol.events_body([event.model_dump_json()]))
     except (Unreachable, Rejected):
         pass
     finally:

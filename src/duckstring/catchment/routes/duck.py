@@ -3,51 +3,33 @@
 Every run costs its Duck a long poll and an event post or two, so these two routes carry most of
 the Catchment's requests. FastAPI's routing, dependency solving and validation cost ~0.75 ms of
 the Catchment's CPU a request here, against ~0.2 ms for uvicorn to carry it: :class:`DuckLane`
-answers the well-formed requests of a line the Catchment knows before they reach the router,
-with the same models and the same steps (:func:`take_jobs`, :func:`apply_events`). Whatever it
-does not answer (an unknown line, a bad query, a body that does not validate, a value out of
-range, another method) goes on to the routes below, unchanged, and they give the error. The
-routes are also what the OpenAPI document describes.
+answers the well-formed requests of a line the Catchment knows before they reach the router: it
+reads them with the protocol's own readers (:mod:`duckstring.duck.protocol`, which the Duck's
+client writes them with) and answers with the routes' steps (:func:`take_jobs`,
+:func:`apply_events`). Whatever it does not answer (an unknown line, a bad query, a body that
+does not validate, a value out of range, another method) goes on to the routes below, unchanged,
+and they give the error. The routes are also what the OpenAPI document describes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Collection
 from typing import Annotated
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.models import Ok
 from duckstring.catchment.routes.common import catchment_of, driver_of, route_path
 from duckstring.catchment.service import Catchment
-from duckstring.duck.protocol import Command, DuckEvent, Events, Jobs
+from duckstring.duck import protocol
+from duckstring.duck.protocol import Command, DuckEvent, Events, Jobs, JobsQuery
 
 #: Handlers are ``async``: the engine, its store and the job board are used only on the event
 #: loop's thread (where the driver's timers run too), never from the threadpool.
-router = APIRouter(prefix="/duck", tags=["worker protocol"])
-
-#: Times, freshness, run numbers and attempts are stored as SQLite's 64-bit integers.
-_INT64 = range(-(2**63), 2**63)
-
-#: How long a poll that does not say waits for a command, and the longest it may ask, in seconds.
-POLL_WAIT = 25.0
-POLL_WAIT_MAX = 60.0
-
-
-def out_of_range(events: list[DuckEvent]) -> str | None:
-    """Why the batch cannot be stored (None: it can)."""
-    for event in events:
-        for field in ("at", "seq", "f", "attempt"):
-            value = getattr(event, field)
-            if value is not None and value not in _INT64:
-                return f"event {event.id!r}: {field} is out of range"
-    return None
+router = APIRouter(tags=["worker protocol"])
 
 
 async def take_jobs(
@@ -68,53 +50,41 @@ async def apply_events(driver: Driver, line: str, events: list[DuckEvent]) -> No
     await asyncio.sleep(0)
 
 
+def _line_of(name: str, major: int) -> str:
+    return f"{name}@{major}"
+
+
 def _line(request: Request, name: str, major: int) -> str:
-    line = f"{name}@{major}"
+    line = _line_of(name, major)
     if line not in driver_of(request).engine.ponds:
         raise HTTPException(404, f"unknown line {line}")
     return line
 
 
-@router.get("/{name}/{major}/jobs", response_model=Jobs)
+@router.get(protocol.JOBS_ROUTE, response_model=Jobs)
 async def jobs(
-    request: Request,
-    name: str,
-    major: int,
-    duck: Annotated[str | None, Query(description="The polling Duck's id")] = None,
-    wait: Annotated[float, Query(ge=0, le=POLL_WAIT_MAX)] = POLL_WAIT,
-    held: Annotated[
-        list[int] | None,
-        Query(
-            description="Runs the Duck already holds (handed to it when it was started): "
-            "their begin_run commands are dropped, not answered"
-        ),
-    ] = None,
+    request: Request, name: str, major: int, query: Annotated[JobsQuery, Query()]
 ) -> Jobs:
     """Long poll: answered the moment a command exists, else after ``wait`` seconds."""
     line = _line(request, name, major)
     commands = await take_jobs(
-        catchment_of(request), driver_of(request), line, wait, set(held or ())
+        catchment_of(request), driver_of(request), line, query.wait, query.held
     )
     return Jobs(commands=commands)
 
 
-@router.post("/{name}/{major}/events", response_model=Ok)
+@router.post(protocol.EVENTS_ROUTE, response_model=Ok)
 async def events(request: Request, name: str, major: int, body: Events) -> Ok:
     """Progress of a Duck; each event id is applied once, so replays change nothing."""
     line = _line(request, name, major)
-    refusal = out_of_range(body.events)
+    refusal = protocol.out_of_range(body.events)
     if refusal is not None:
         raise HTTPException(422, refusal)
     await apply_events(driver_of(request), line, body.events)
     return Ok()
 
 
-#: The protocol's paths as the lane reads them (the routes' ``{name}`` and an ``int`` major).
-_PATH = re.compile(r"/api/duck/([^/]+)/([0-9]{1,18})/(jobs|events)")
-#: Query values the lane reads itself; any other spelling goes to the routes.
-_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
-_SEQ = re.compile(r"-?[0-9]{1,18}")
-_JSON = b"application/json"
+_JSON = protocol.MEDIA_TYPE.encode()
 _OK = Ok().model_dump_json().encode()
 
 
@@ -131,16 +101,16 @@ class DuckLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            match = _PATH.fullmatch(route_path(scope))
+            address = protocol.parse_path(route_path(scope))
             driver = self.catchment.driver
-            if match is not None and driver is not None:
-                name, major, action = match.groups()
-                line = f"{name}@{int(major)}"
+            if address is not None and driver is not None:
+                name, major, action = address
+                line = _line_of(name, major)
                 if line in driver.engine.ponds:
-                    if action == "jobs" and scope["method"] == "GET":
+                    if action == protocol.JOBS and scope["method"] == "GET":
                         if await self._jobs(scope, send, driver, line):
                             return
-                    elif action == "events" and scope["method"] == "POST":
+                    elif action == protocol.EVENTS and scope["method"] == "POST":
                         replay = await self._events(scope, receive, send, driver, line)
                         if replay is None:
                             return
@@ -148,18 +118,10 @@ class DuckLane:
         await self.app(scope, receive, send)
 
     async def _jobs(self, scope: Scope, send: Send, driver: Driver, line: str) -> bool:
-        wait = POLL_WAIT
-        held: set[int] = set()
-        for key, value in parse_qsl(scope["query_string"].decode("latin-1"), True):
-            if key == "wait":
-                if not _SECONDS.fullmatch(value) or float(value) > POLL_WAIT_MAX:
-                    return False
-                wait = float(value)
-            elif key == "held":
-                if not _SEQ.fullmatch(value):
-                    return False
-                held.add(int(value))
-        commands = await take_jobs(self.catchment, driver, line, wait, held)
+        query = protocol.read_jobs_query(scope["query_string"].decode("latin-1"))
+        if query is None:
+            return False
+        commands = await take_jobs(self.catchment, driver, line, query.wait, query.held)
         await _answer(send, Jobs(commands=commands).model_dump_json().encode())
         return True
 
@@ -176,15 +138,11 @@ class DuckLane:
             if not message.get("more_body", False):
                 break
         if _media_type(scope) == _JSON:
-            try:
-                batch = Events.model_validate_json(body)
-            except ValidationError:
-                pass
-            else:
-                if out_of_range(batch.events) is None:
-                    await apply_events(driver, line, batch.events)
-                    await _answer(send, _OK)
-                    return None
+            events = protocol.read_events(body)
+            if events is not None:
+                await apply_events(driver, line, events)
+                await _answer(send, _OK)
+                return None
         return _replay(body, receive)
 
 
