@@ -210,7 +210,7 @@ class CatchmentProcess:
         ducks: dict[int, str] = {}
         if not layout.ponds.is_dir():
             return ducks
-        for lock in layout.ponds.glob("*/m*/duck.lock"):
+        for line, lock in layout.duck_locks().items():
             try:
                 words = lock.read_text().split()
             except OSError:
@@ -218,7 +218,7 @@ class CatchmentProcess:
             if len(words) == 2 and words[0] == "pid" and words[1].isdigit():
                 pid = int(words[1])
                 if pid in alive:
-                    ducks[pid] = f"{lock.parent.parent.name}@{lock.parent.name[1:]}"
+                    ducks[pid] = line
         return ducks
 
     def lingering(self) -> list[int]:

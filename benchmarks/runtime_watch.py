@@ -16,6 +16,8 @@ import httpx
 import runtime_figures as fig
 from runtime_server import CatchmentProcess, memory_kib
 
+from duckstring.layout import RootLayout
+
 # -- the API ------------------------------------------------------------------------------------
 
 
@@ -277,7 +279,7 @@ class DuckWatcher(Sampler):
 
     def __init__(self, server: CatchmentProcess, interval: float) -> None:
         super().__init__(interval)
-        self.ponds = server.root / "ponds"
+        self.layout = RootLayout(server.root)
         self.known: dict[Path, str] = {}
         #: line -> [(pid, first seen, epoch seconds)]
         self.started: dict[str, list[tuple[int, float]]] = {}
@@ -287,7 +289,7 @@ class DuckWatcher(Sampler):
 
     def sample(self) -> None:
         now = time.time()
-        for lock in self.ponds.glob("*/m*/duck.lock"):
+        for line, lock in self.layout.duck_locks().items():
             try:
                 text = lock.read_text()
             except OSError:
@@ -299,7 +301,6 @@ class DuckWatcher(Sampler):
                 continue
             words = text.split()
             if len(words) == 2 and words[1].isdigit():
-                line = f"{lock.parent.parent.name}@{lock.parent.name[1:]}"
                 self.started.setdefault(line, []).append((int(words[1]), now))
 
     def total(self) -> int:

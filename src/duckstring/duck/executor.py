@@ -60,6 +60,7 @@ from duckstring.engine.ripples import RetryRipple, RippleGraph
 from duckstring.layout import LayoutError, RootLayout
 from duckstring.pond.handle import swap_lock_for
 from duckstring.pond.isolation import ModuleImportError, user_traceback
+from duckstring.pond.names import line_id
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -650,7 +651,7 @@ class Executor:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _say(self, message: str) -> None:
-        self.log(f"duck {self.pond}@{self.major}: {message}")
+        self.log(f"duck {line_id(self.pond, self.major)}: {message}")
 
     def report_worker_error(self, message: str, trace: str | None) -> None:
         """Put a ``worker_error`` in the outbox. If the ledger itself is the problem, the event

@@ -40,6 +40,7 @@ from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.records import one_line
 from duckstring.engine.clock import SystemClock
 from duckstring.layout import RootLayout
+from duckstring.pond.names import line_id
 
 EXIT_LOCKED = 3
 
@@ -128,7 +129,7 @@ def run_duck(config: DuckConfig) -> int:
     0: stopped as asked (shutdown or SIGTERM). 1: an internal error (reported as
     ``worker_error``). 3: another Duck holds the line. 4: stalled (reported).
     """
-    name = f"{config.pond}@{config.major}"
+    name = line_id(config.pond, config.major)
     duck_id = config.duck_id or f"{os.uname().nodename}-{os.getpid()}"
     api_key = config.api_key or os.environ.get(API_KEY_ENV) or None
     url = config.url or os.environ.get(URL_ENV, "")

@@ -18,6 +18,7 @@ from typing import Any
 from duckstring.catchment.store.schema import MIGRATIONS
 from duckstring.engine.core import Engine
 from duckstring.engine.rows import TABLES, Rows, pond_rows
+from duckstring.pond.names import line_id
 
 #: Engine row tables and the SQLite table each is kept in.
 ENGINE_TABLES = {table: f"engine_{table}" for table in TABLES}
@@ -43,7 +44,7 @@ class Deployment:
 
     @property
     def line(self) -> str:
-        return f"{self.name}@{self.major}"
+        return line_id(self.name, self.major)
 
 
 class Store:
