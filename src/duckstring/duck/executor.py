@@ -30,7 +30,6 @@ from duckstring.duck import protocol
 from duckstring.duck.events import duck_event, ripple_event, run_event
 from duckstring.duck.lane import Lane
 from duckstring.duck.ledger import (
-    COMPLETED,
     FAILED,
     INTERRUPTED,
     RUNNING,
@@ -159,7 +158,7 @@ class Executor:
             self._say("attempts of a stopped Duck ended interrupted")
         self.ledger.prune_sent(now - 7 * DAY)
         completed = [
-            run.f for run in self.ledger.runs(COMPLETED) if run.kind != FORCE and run.f != NEVER
+            run.f for run in self.ledger.runs(SUCCESS) if run.kind != FORCE and run.f != NEVER
         ]
         self.end_f: Micros = max(completed, default=NEVER)
         self.start_f: Micros = self.end_f
@@ -430,7 +429,7 @@ class Executor:
 
     def _resend_ending(self, row: RunRow) -> None:
         """A run this line already finished was dispatched again: say again how it ended."""
-        kind = protocol.RUN_COMPLETED if row.status == COMPLETED else protocol.RUN_FAILED
+        kind = protocol.RUN_COMPLETED if row.status == SUCCESS else protocol.RUN_FAILED
         if not self.ledger.resend(event_id(kind, row.seq)):
             self.ledger.add_events(
                 [run_event(kind, self.clock.now(), row.seq, row.f, error=row.error)]
@@ -633,7 +632,7 @@ class Executor:
                 ]
             else:
                 events = [run_event(protocol.RUN_COMPLETED, now, ending.reporting_seq, ending.f)]
-            self.ledger.finish_runs(ending.seqs, COMPLETED, now, events)
+            self.ledger.finish_runs(ending.seqs, SUCCESS, now, events)
         else:
             event = run_event(
                 protocol.RUN_FAILED,
