@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from duckstring.duck.client import CatchmentClient, Rejected, Unreachable
+from duckstring.duck.client import DuckClient, Rejected, Unreachable
 
 Step = str | int | tuple[int, str]
 
@@ -107,7 +107,7 @@ def wire() -> Iterator[MakeWire]:
 
 def test_requests_share_one_kept_connection(wire: MakeWire) -> None:
     server = wire(["answer"] * 3)
-    client = CatchmentClient(server.url, "sales", 2, "d1", poll_wait=0.5)
+    client = DuckClient(server.url, "sales", 2, "d1", poll_wait=0.5)
     try:
         assert client.jobs() == []
         client.send(b'{"events":[]}')
@@ -123,7 +123,7 @@ def test_requests_share_one_kept_connection(wire: MakeWire) -> None:
 
 def test_a_connection_the_catchment_closed_is_replaced_before_it_is_used(wire: MakeWire) -> None:
     server = wire(["answer-close", "answer"])
-    client = CatchmentClient(server.url, "sales", 1, "d1")
+    client = DuckClient(server.url, "sales", 1, "d1")
     try:
         client.send(b"{}")
         kept = client._connection
@@ -141,7 +141,7 @@ def test_a_connection_the_catchment_closed_is_replaced_before_it_is_used(wire: M
 
 def test_a_request_lost_on_a_kept_connection_is_sent_once_more(wire: MakeWire) -> None:
     server = wire(["answer", "drop", "answer"])
-    client = CatchmentClient(server.url, "sales", 1, "d1")
+    client = DuckClient(server.url, "sales", 1, "d1")
     try:
         client.send(b"{}")
         client.send(b"{}")  # lost on the kept connection, then sent on a new one
@@ -152,7 +152,7 @@ def test_a_request_lost_on_a_kept_connection_is_sent_once_more(wire: MakeWire) -
 
 def test_a_request_lost_on_a_new_connection_is_an_outage(wire: MakeWire) -> None:
     server = wire(["drop", "answer"])
-    client = CatchmentClient(server.url, "sales", 1, "d1")
+    client = DuckClient(server.url, "sales", 1, "d1")
     try:
         with pytest.raises(Unreachable, match="RemoteDisconnected"):
             client.send(b"{}")
@@ -164,7 +164,7 @@ def test_a_request_lost_on_a_new_connection_is_an_outage(wire: MakeWire) -> None
 
 def test_answers_are_classified(wire: MakeWire) -> None:
     server = wire([503, 401, "answer"])
-    client = CatchmentClient(server.url, "sales", 1, "d1", api_key="k3y")
+    client = DuckClient(server.url, "sales", 1, "d1", api_key="k3y")
     try:
         with pytest.raises(Unreachable, match="HTTP 503"):
             client.send(b"{}")
@@ -178,7 +178,7 @@ def test_answers_are_classified(wire: MakeWire) -> None:
 
 def test_a_catchment_served_under_a_path_keeps_it(wire: MakeWire) -> None:
     server = wire(["answer"])
-    client = CatchmentClient(server.url + "/catchment/", "sales", 1, "d1", poll_wait=1)
+    client = DuckClient(server.url + "/catchment/", "sales", 1, "d1", poll_wait=1)
     try:
         client.jobs()
     finally:
@@ -188,7 +188,7 @@ def test_a_catchment_served_under_a_path_keeps_it(wire: MakeWire) -> None:
 
 def test_answers_the_duck_cannot_read_are_refusals(wire: MakeWire) -> None:
     server = wire([(200, '{"commands": [{"type": "dance"}]}'), (404, "no such line"), "answer"])
-    client = CatchmentClient(server.url, "sales", 1, "d1")
+    client = DuckClient(server.url, "sales", 1, "d1")
     try:
         with pytest.raises(Rejected, match="HTTP 200: unreadable jobs answer"):
             client.jobs()
@@ -202,7 +202,7 @@ def test_answers_the_duck_cannot_read_are_refusals(wire: MakeWire) -> None:
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1:9", "not a url", "http://[::1"])
 def test_a_url_that_cannot_be_dialled_is_an_outage(url: str) -> None:
-    client = CatchmentClient(url, "sales", 1, "d1")
+    client = DuckClient(url, "sales", 1, "d1")
     try:
         with pytest.raises(Unreachable):
             client.send(b"{}")
@@ -218,14 +218,14 @@ def test_an_https_catchment_is_checked_against_the_certificates_given(
     authority.issue_cert("localhost").configure_cert(server_context)
     server = Wire(["answer", "answer"], tls=server_context)
     try:
-        untrusted = CatchmentClient(server.url, "sales", 1, "d1")
+        untrusted = DuckClient(server.url, "sales", 1, "d1")
         with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
             untrusted.send(b"{}")
         untrusted.close()
         bundle = tmp_path / "authority.pem"
         authority.cert_pem.write_to_path(str(bundle))
         monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-        trusting = CatchmentClient(server.url, "sales", 1, "d1")
+        trusting = DuckClient(server.url, "sales", 1, "d1")
         try:
             trusting.send(b"{}")
             trusting.send(b"{}")

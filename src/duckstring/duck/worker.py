@@ -32,7 +32,7 @@ from traceback import format_exc
 from typing import IO
 
 from duckstring.duck import protocol
-from duckstring.duck.client import Backoff, CatchmentClient, Rejected, Unreachable
+from duckstring.duck.client import Backoff, DuckClient, Rejected, Unreachable
 from duckstring.duck.events import duck_event
 from duckstring.duck.executor import EXIT_ERROR, Executor
 from duckstring.duck.ledger import Ledger, OutboxRow
@@ -160,8 +160,8 @@ def _run_locked(
     url: str,
     api_key: str | None,
 ) -> int:
-    def client() -> CatchmentClient:
-        return CatchmentClient(
+    def client() -> DuckClient:
+        return DuckClient(
             url,
             config.pond,
             config.major,
@@ -269,7 +269,7 @@ class Poller(threading.Thread):
 
     def __init__(
         self,
-        client: CatchmentClient,
+        client: DuckClient,
         executor: Executor,
         name: str,
         *,
@@ -335,7 +335,7 @@ class Sender(threading.Thread):
 
     def __init__(
         self,
-        client: CatchmentClient,
+        client: DuckClient,
         ledger_path: Path,
         executor: Executor,
         wake: threading.Event,
@@ -441,7 +441,7 @@ def _deferrable(rows: list[OutboxRow]) -> bool:
     return all(protocol.type_of(row.id) in protocol.DEFERRABLE for row in rows)
 
 
-def _report_directly(client: CatchmentClient, event: DuckEvent) -> None:
+def _report_directly(client: DuckClient, event: DuckEvent) -> None:
     """A worker error that the ledger could not take: one direct attempt, best effort."""
     try:
         client.send(protocol.Events(events=[event]).model_dump_json().encode())

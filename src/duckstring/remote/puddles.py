@@ -29,7 +29,8 @@ from duckstring.remote.config import ConfigError, load
 
 
 class PuddleCatchment:
-    """Read access to one Source on a Catchment, for one puddle."""
+    """Read access to one Source on a Catchment, for one puddle: what ``p.catchment()``
+    returns (a :class:`~duckstring.pond.puddle.PublishedSource`), over HTTP."""
 
     def __init__(self, client: CatchmentClient, puddle: puddles.Puddle) -> None:
         self.client = client
