@@ -218,9 +218,6 @@ class Store:
         ).fetchall()
         return [self._deployment(row) for row in rows]
 
-    def forget_version(self, name: str, version: str) -> None:
-        self.con.execute("DELETE FROM deployments WHERE name = ? AND version = ?", (name, version))
-
     def forget_history(self, line: str, version: str) -> None:
         """A redeploy of the same version overwrites it, history included."""
         seqs = [
@@ -267,12 +264,6 @@ class Store:
             "traceback = COALESCE(?, traceback) WHERE line = ? AND seq = ?",
             (status, at, error, traceback, line, seq),
         )
-
-    def run_version(self, line: str, seq: int) -> str | None:
-        row = self.con.execute(
-            "SELECT version FROM runs WHERE line = ? AND seq = ?", (line, seq)
-        ).fetchone()
-        return None if row is None else row[0]
 
     def attempt_started(
         self, line: str, seq: int, ripple: str, attempt: int, f: int | None, at: int
