@@ -15,6 +15,7 @@ import httpx
 import runtime_figures as fig
 from runtime_server import CatchmentProcess, memory_kib
 
+from duckstring.layout import RootLayout
 from duckstring.testing import wait_until
 
 # -- the API ------------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ class DuckWatcher(Sampler):
 
     def __init__(self, server: CatchmentProcess, interval: float) -> None:
         super().__init__(interval)
-        self.ponds = server.root / "ponds"
+        self.layout = RootLayout(server.root)
         self.known: dict[Path, str] = {}
         #: line -> [(pid, first seen, epoch seconds)]
         self.started: dict[str, list[tuple[int, float]]] = {}
@@ -279,7 +280,7 @@ class DuckWatcher(Sampler):
 
     def sample(self) -> None:
         now = time.time()
-        for lock in self.ponds.glob("*/m*/duck.lock"):
+        for line, lock in self.layout.duck_locks().items():
             try:
                 text = lock.read_text()
             except OSError:
@@ -291,7 +292,6 @@ class DuckWatcher(Sampler):
                 continue
             words = text.split()
             if len(words) == 2 and words[1].isdigit():
-                line = f"{lock.parent.parent.name}@{lock.parent.name[1:]}"
                 self.started.setdefault(line, []).append((int(words[1]), now))
 
     def total(self) -> int:

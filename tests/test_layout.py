@@ -100,3 +100,15 @@ def test_a_root_reached_through_a_link_is_resolved(tmp_path: Path) -> None:
     layout = RootLayout(tmp_path / "link")
     assert layout.root == tmp_path / "real"
     assert layout.line("sales", 1) == tmp_path / "real" / "ponds" / "sales" / "m1"
+
+
+def test_the_duck_locks_of_a_root_are_found_by_line(layout: RootLayout) -> None:
+    for name, major in (("sales", 1), ("sales", 12), ("reports", 0)):
+        layout.duck_lock(name, major).parent.mkdir(parents=True)
+        layout.duck_lock(name, major).touch()
+    (layout.root / "ponds" / "sales" / "m3").mkdir()  # a line whose Duck never ran
+    assert layout.duck_locks() == {
+        "reports@0": layout.duck_lock("reports", 0),
+        "sales@1": layout.duck_lock("sales", 1),
+        "sales@12": layout.duck_lock("sales", 12),
+    }

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from duckstring.pond.names import check_pond_name, check_table_name
+from duckstring.pond.names import check_pond_name, check_table_name, line_id, pond_name_problem
 from duckstring.pond.semver import SemVer
 
 
@@ -96,6 +96,15 @@ class RootLayout:
 
     def duck_lock(self, name: str, major: int) -> Path:
         return self.line(name, major) / "duck.lock"
+
+    def duck_locks(self) -> dict[str, Path]:
+        """The ``duck.lock`` of every line that has one, by line id (``name@major``)."""
+        locks = {}
+        for lock in sorted(self.ponds.glob("*/m*/duck.lock")):
+            name, major = lock.parent.parent.name, lock.parent.name[1:]
+            if pond_name_problem(name) is None and major.isdigit() and major.isascii():
+                locks[line_id(name, int(major))] = lock
+        return locks
 
     # -- relocation -------------------------------------------------------------------------------
 

@@ -10,13 +10,14 @@ import pytest
 from rich.console import Console
 
 from duckstring.cli.live import compact_age, restrict, table
+from duckstring.pond.names import line_id
 
 NOW = "2026-03-01T12:00:00Z"
 
 
 def line(name: str, status: str, version: str, end_f: str | None, **fields: Any) -> dict[str, Any]:
     entry = {
-        "id": f"{name}@{version.split('.')[0]}",
+        "id": line_id(name, int(version.split(".")[0])),
         "name": name,
         "major": int(version.split(".")[0]),
         "version": version,

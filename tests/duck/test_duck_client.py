@@ -14,7 +14,7 @@ import trustme
 from duck_catchment import Answer, Cut, DuckCatchment, Link, served_catchment
 from duck_support import NAME
 
-from duckstring.duck.client import CatchmentClient, Rejected, Unreachable
+from duckstring.duck.client import DuckClient, Rejected, Unreachable
 from duckstring.duck.protocol import EVENTS, JOBS, events_body
 
 #: An event post with nothing in it (the Catchment takes it, and applies nothing).
@@ -27,7 +27,7 @@ def catchment(tmp_path: Path) -> Iterator[DuckCatchment]:
 
 
 def test_requests_share_one_kept_connection(catchment: DuckCatchment) -> None:
-    client = CatchmentClient(catchment.url, NAME, 1, "d1", poll_wait=0.1)
+    client = DuckClient(catchment.url, NAME, 1, "d1", poll_wait=0.1)
     try:
         assert client.jobs() == []
         client.send(EMPTY)
@@ -45,7 +45,7 @@ def test_a_connection_the_catchment_closed_is_replaced_before_it_is_used(
     catchment: DuckCatchment,
 ) -> None:
     catchment.link.next(EVENTS, Cut.AFTER)
-    client = CatchmentClient(catchment.url, NAME, 1, "d1")
+    client = DuckClient(catchment.url, NAME, 1, "d1")
     try:
         client.send(EMPTY)
         kept = client._connection
@@ -62,7 +62,7 @@ def test_a_connection_the_catchment_closed_is_replaced_before_it_is_used(
 
 
 def test_a_request_lost_on_a_kept_connection_is_sent_once_more(catchment: DuckCatchment) -> None:
-    client = CatchmentClient(catchment.url, NAME, 1, "d1")
+    client = DuckClient(catchment.url, NAME, 1, "d1")
     try:
         client.send(EMPTY)
         catchment.link.next(EVENTS, Cut.DROP)
@@ -74,7 +74,7 @@ def test_a_request_lost_on_a_kept_connection_is_sent_once_more(catchment: DuckCa
 
 def test_a_request_lost_on_a_new_connection_is_an_outage(catchment: DuckCatchment) -> None:
     catchment.link.next(EVENTS, Cut.DROP)
-    client = CatchmentClient(catchment.url, NAME, 1, "d1")
+    client = DuckClient(catchment.url, NAME, 1, "d1")
     try:
         with pytest.raises(Unreachable, match="RemoteDisconnected"):
             client.send(EMPTY)
@@ -86,7 +86,7 @@ def test_a_request_lost_on_a_new_connection_is_an_outage(catchment: DuckCatchmen
 
 def test_answers_are_classified(catchment: DuckCatchment) -> None:
     catchment.link.next(EVENTS, Answer(503), Answer(401, '{"detail": "no"}'))
-    client = CatchmentClient(catchment.url, NAME, 1, "d1", api_key="k3y")
+    client = DuckClient(catchment.url, NAME, 1, "d1", api_key="k3y")
     try:
         with pytest.raises(Unreachable, match="HTTP 503"):
             client.send(EMPTY)
@@ -100,7 +100,7 @@ def test_answers_are_classified(catchment: DuckCatchment) -> None:
 
 def test_a_catchment_served_under_a_path_keeps_it(tmp_path: Path) -> None:
     catchment = DuckCatchment(tmp_path / "catchment", prefix="/catchment")
-    client = CatchmentClient(catchment.url + "/", NAME, 1, "d1", poll_wait=0)
+    client = DuckClient(catchment.url + "/", NAME, 1, "d1", poll_wait=0)
     try:
         assert client.jobs() == []  # answered by the Catchment, under its path
     finally:
@@ -112,7 +112,7 @@ def test_a_catchment_served_under_a_path_keeps_it(tmp_path: Path) -> None:
 def test_answers_the_duck_cannot_read_are_refusals(catchment: DuckCatchment) -> None:
     dance = Answer(200, '{"commands": [{"type": "dance"}]}')
     catchment.link.next(JOBS, dance, Answer(404, "no such line"))
-    client = CatchmentClient(catchment.url, NAME, 1, "d1", poll_wait=0)
+    client = DuckClient(catchment.url, NAME, 1, "d1", poll_wait=0)
     try:
         with pytest.raises(Rejected, match="HTTP 200: unreadable jobs answer"):
             client.jobs()
@@ -126,7 +126,7 @@ def test_answers_the_duck_cannot_read_are_refusals(catchment: DuckCatchment) -> 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1:9", "not a url", "http://[::1"])
 def test_a_url_that_cannot_be_dialled_is_an_outage(url: str) -> None:
-    client = CatchmentClient(url, NAME, 1, "d1")
+    client = DuckClient(url, NAME, 1, "d1")
     try:
         with pytest.raises(Unreachable):
             client.send(EMPTY)
@@ -142,14 +142,14 @@ def test_an_https_catchment_is_checked_against_the_certificates_given(
     authority.issue_cert("localhost").configure_cert(server_context)
     link = Link(catchment.served.address, tls=server_context)
     try:
-        untrusted = CatchmentClient(link.url, NAME, 1, "d1")
+        untrusted = DuckClient(link.url, NAME, 1, "d1")
         with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
             untrusted.send(EMPTY)
         untrusted.close()
         bundle = tmp_path / "authority.pem"
         authority.cert_pem.write_to_path(str(bundle))
         monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-        trusting = CatchmentClient(link.url, NAME, 1, "d1")
+        trusting = DuckClient(link.url, NAME, 1, "d1")
         try:
             trusting.send(EMPTY)
             trusting.send(EMPTY)

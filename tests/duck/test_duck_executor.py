@@ -42,7 +42,7 @@ def test_three_ripples_run_in_dependency_order_and_publish_parquet(line: Line) -
     ledger = line.ledger()
     try:
         run = ledger.run(1)
-        assert run is not None and run.status == "completed"
+        assert run is not None and run.status == "success"
         assert [(x.ripple, x.attempt, x.status, x.f) for x in ledger.attempts(1)] == [
             ("a", 0, "success", F1),
             ("b", 0, "success", F1),
@@ -82,7 +82,7 @@ def test_overlapping_runs_pipeline_and_both_complete(line: Line) -> None:
     assert [len(line.calls(r)) for r in "abc"] == [2, 2, 2]
     ledger = line.ledger()
     try:
-        assert [(r.seq, r.status) for r in ledger.runs()] == [(1, "completed"), (2, "completed")]
+        assert [(r.seq, r.status) for r in ledger.runs()] == [(1, "success"), (2, "success")]
         attempts = {(x.seq, x.ripple): x for x in ledger.attempts()}
     finally:
         ledger.close()
@@ -114,7 +114,7 @@ def test_immediate_retries_record_one_attempt_per_try(line: Line) -> None:
         ("c", 0, "success"),
     ]
     assert all(x.error == "ValueError: boom in b" for x in failed)
-    assert run is not None and run.status == "completed"
+    assert run is not None and run.status == "success"
     retried = [e for e in line.events() if e["type"] == "ripple_failed"]
     assert [(e["attempt"], e["retrying"]) for e in retried] == [(0, True), (1, True)]
     assert line.event_ids()[-1] == "run_completed:1"
@@ -215,8 +215,8 @@ def test_a_run_finishes_on_the_version_it_began_with_after_a_redeploy(line: Line
     ledger = line.ledger()
     try:
         assert [(r.seq, r.version, r.status) for r in ledger.runs()] == [
-            (1, "1.0.0", "completed"),
-            (2, "1.1.0", "completed"),
+            (1, "1.0.0", "success"),
+            (2, "1.1.0", "success"),
         ]
         started = {(x.seq, x.ripple) for x in ledger.attempts()}
     finally:

@@ -59,7 +59,7 @@ def test_redispatch_after_restart_reruns_only_unfinished_ripples(line: Line) -> 
         (0, "failed", "interrupted: the Duck stopped before the Ripple finished"),
         (1, "success", None),
     ]
-    assert run is not None and run.status == "completed"
+    assert run is not None and run.status == "success"
     assert line.parquet("c").exists()
 
 
@@ -76,7 +76,7 @@ def test_an_interrupted_attempt_does_not_spend_the_retry_budget(line: Line) -> N
     finally:
         ledger.close()
     assert b == [(0, "failed"), (1, "failed"), (2, "success")]
-    assert run is not None and run.status == "completed"
+    assert run is not None and run.status == "success"
 
 
 def test_redispatch_of_a_finished_run_only_resends_its_ending(line: Line) -> None:

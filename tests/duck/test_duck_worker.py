@@ -20,7 +20,7 @@ import pytest
 from duck_catchment import Cut, DuckCatchment, served_catchment
 from duck_support import NAME, Line, begin, wait_until
 
-from duckstring.duck.client import CatchmentClient, Unreachable
+from duckstring.duck.client import DuckClient, Unreachable
 from duckstring.duck.ledger import Ledger
 from duckstring.duck.protocol import (
     DEFERRABLE,
@@ -252,7 +252,7 @@ def test_a_finished_ripple_with_no_event_after_it_goes_out_alone(
     senders: list[Sender] = []
 
     def sender(hold: float) -> Sender:
-        client = CatchmentClient(catchment.url, NAME, 1, "d1")
+        client = DuckClient(catchment.url, NAME, 1, "d1")
         made = Sender(client, ledger.path, executor, threading.Event(), "pond@1", hold=hold)
         senders.append(made)
         made.start()
@@ -389,7 +389,7 @@ def test_the_duck_dials_its_catchment_directly_whatever_proxies_are_set(
         monkeypatch.setenv(variable, "http://127.0.0.1:9")
     for variable in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(variable, raising=False)
-    client = CatchmentClient(catchment.url, NAME, 1, "d1")
+    client = DuckClient(catchment.url, NAME, 1, "d1")
     try:
         client.send(b'{"events":[]}')
     finally:
@@ -405,7 +405,7 @@ def test_trouble_below_http_is_retried_like_an_outage(monkeypatch: pytest.Monkey
         raise LookupError("unknown encoding: idna")
 
     monkeypatch.setattr(socket, "getaddrinfo", broken)
-    client = CatchmentClient("http://localhost:9", NAME, 1, "d1")
+    client = DuckClient("http://localhost:9", NAME, 1, "d1")
     try:
         with pytest.raises(Unreachable, match="LookupError"):
             client.jobs()

@@ -14,7 +14,17 @@ import httpx
 
 from duckstring.pond.archive import zip_project
 from e2e.projects import COUNTER, write_pond
-from e2e.server import DUCKSTRING, Server, catchment_init, free_port, interrupt, wait_healthy
+from e2e.server import (
+    DUCKSTRING,
+    Server,
+    catchment_init,
+    children_of,
+    free_port,
+    interrupt,
+    line_ducks,
+    wait_healthy,
+    wait_until,
+)
 
 
 def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Path) -> None:
@@ -58,6 +68,47 @@ def test_init_generates_a_key_start_reuses_it_and_disconnect_purges(tmp_path: Pa
     assert not root.exists()
     assert "No Catchment is registered" in helper.cli("catchment", "list").stdout
     assert os.environ.get("DUCKSTRING_HOME") != str(tmp_path / "home")
+
+
+def forked_ducks(pid: int) -> set[int]:
+    """What the forkserver under process ``pid`` has forked and still runs: Ducks and spares."""
+    forked = set()
+    for child in children_of(pid):
+        try:
+            is_forkserver = b"forkserver" in Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if is_forkserver:
+            forked.update(children_of(child))
+    return forked
+
+
+def test_the_duck_knobs_apply_to_a_catchment_the_cli_starts(tmp_path: Path) -> None:
+    """``catchment init`` reads the DUCKSTRING_DUCK_* knobs as the ASGI app does: with no spares
+    and no linger, nothing waits forked, and a line's Duck stops as soon as its run is done
+    (by default two spares wait, and an idle Duck stays a minute)."""
+    helper = Server(root=tmp_path / "unused", home=tmp_path / "home")
+    port = free_port()
+    root = tmp_path / "root"
+    init = catchment_init(
+        helper,
+        port,
+        *("-n", "local", "--root", str(root), "-y"),
+        env={"DUCKSTRING_DUCK_SPARES": "0", "DUCKSTRING_DUCK_LINGER": "0"},
+    )
+    try:
+        project = write_pond(tmp_path, "numbers", COUNTER, kind="inlet")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api", timeout=30) as client:
+            files = {"pond": ("pond.zip", zip_project(project), "application/zip")}
+            assert client.post("/deploy", files=files).status_code == 200
+            assert client.post("/ponds/numbers/pulse").json() == {"ok": True}
+            assert wait_until(
+                lambda: client.get("/status").json()["ponds"][0]["runs_completed"] >= 1, 60
+            ), "the Pulse did not complete"
+        assert wait_until(lambda: not line_ducks(root), 15), "the idle Duck stayed"
+        assert forked_ducks(init.pid) == set(), "no spare Duck waits"
+    finally:
+        interrupt(init)
 
 
 def test_a_catchment_the_cli_starts_stops_a_query_at_duckstring_query_timeout(

@@ -9,7 +9,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from duckstring.pond.handle import MissingTableError, Pond, drop_leftover_staging, swap_lock_for
+from duckstring.pond.handle import MissingTableError, Pond, swap_lock_for
 from duckstring.pond.pins import Pins
 from generations import publish_generation
 
@@ -236,16 +236,6 @@ def test_a_write_inside_the_authors_open_transaction_fails_at_once(
     assert time.monotonic() - started < 5
     pond.con.execute("ROLLBACK")
     assert table_names(working_db) == []
-
-
-def test_staging_tables_left_by_a_crashed_write_can_be_dropped(
-    working_db: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
-    pond = make_pond(working_db, tmp_path)
-    pond.write_table("items", pond.con.sql("SELECT 1 AS id"))
-    working_db.execute("CREATE TABLE __duckstring_staging_dead AS SELECT 1 AS id")
-    assert drop_leftover_staging(working_db) == ["__duckstring_staging_dead"]
-    assert table_names(working_db) == ["items"]
 
 
 def source_table_path(tmp_path: Path) -> Path:

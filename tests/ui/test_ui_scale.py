@@ -11,6 +11,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from duckstring.pond.names import parse_line
 from e2e.server import Server
 from ui.conftest import Watched
 
@@ -39,8 +40,8 @@ def big_status(tick: int, ponds: int = 200) -> dict[str, Any]:
         documents.append(
             {
                 "id": pond_id,
-                "name": pond_id.split("@")[0],
-                "major": int(pond_id.split("@")[1]),
+                "name": parse_line(pond_id)[0],
+                "major": parse_line(pond_id)[1],
                 "kind": "inlet" if layer[i] == 0 else "pond",
                 "version": "1.0.0",
                 "status": status,

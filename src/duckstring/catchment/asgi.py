@@ -25,37 +25,9 @@ they are refused, since a hosted Catchment must not clone its own disk.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from duckstring.catchment.app import create_app
-from duckstring.catchment.launcher import DUCK_NICENESS
-from duckstring.catchment.service import (
-    CatchmentConfig,
-    default_linger_bytes,
-    default_linger_max,
-)
-from duckstring.catchment.settings import count, flag, query_timeout, seconds
+from duckstring.catchment.settings import config_from_environment
 
-
-def config_from_environment() -> CatchmentConfig:
-    return CatchmentConfig(
-        root=Path(os.environ.get("DUCKSTRING_ROOT", "./.duckstring")),
-        api_key=os.environ.get("DUCKSTRING_API_KEY") or None,
-        url=os.environ.get("DUCKSTRING_CATCHMENT_URL") or None,
-        duck_silence=seconds("DUCKSTRING_DUCK_SILENCE", 60.0),
-        duck_stall=seconds("DUCKSTRING_DUCK_STALL", 30.0),
-        duck_heartbeat=seconds("DUCKSTRING_DUCK_HEARTBEAT", 10.0),
-        duck_orphan=seconds("DUCKSTRING_DUCK_ORPHAN", 120.0),
-        duck_prestart=count("DUCKSTRING_DUCK_PRESTART", 16),
-        duck_spares=count("DUCKSTRING_DUCK_SPARES", 2, most=16),
-        duck_linger=seconds("DUCKSTRING_DUCK_LINGER", 60.0, zero=True),
-        duck_linger_max=count("DUCKSTRING_DUCK_LINGER_MAX", default_linger_max()),
-        duck_linger_bytes=count("DUCKSTRING_DUCK_LINGER_MIB", default_linger_bytes() >> 20) << 20,
-        duck_niceness=count("DUCKSTRING_DUCK_NICE", DUCK_NICENESS, most=19),
-        query_timeout=query_timeout(),
-        allow_local_git=flag("DUCKSTRING_ALLOW_LOCAL_GIT"),
-    )
-
+__all__ = ["app", "config_from_environment"]
 
 app = create_app(config_from_environment())

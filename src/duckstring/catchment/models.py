@@ -15,10 +15,6 @@ class Health(BaseModel):
     status: str = "ok"
 
 
-class Problem(BaseModel):
-    detail: str
-
-
 class TriggerState(BaseModel):
     kind: str = Field(description="wave or tide")
     bound_ms: int | None = Field(default=None, description="A Tide's staleness bound")

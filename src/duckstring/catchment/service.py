@@ -94,7 +94,6 @@ class CatchmentConfig:
     #: Whether a git deploy may clone a local path or ``file://`` URL: it reads this machine's
     #: disk, so only a Catchment on the author's own machine allows it (the CLI's do).
     allow_local_git: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Catchment:

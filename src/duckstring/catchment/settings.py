@@ -1,12 +1,18 @@
 """Settings a Catchment reads from the environment, however it is started (the ASGI entry, or
-``duckstring catchment init/start`` and ``duckstring demo``). A bad value stops the start with
-one line naming the variable."""
+``duckstring catchment init/start`` and ``duckstring demo`` through
+:mod:`duckstring.catchment.entry`). A bad value stops the start with one line naming the
+variable. :mod:`duckstring.catchment.asgi` lists the variables."""
 
 from __future__ import annotations
 
 import math
 import os
 import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from duckstring.catchment.service import CatchmentConfig
 
 
 class SettingError(SystemExit):
@@ -60,10 +66,44 @@ def flag(variable: str) -> bool:
     raise SettingError(f"{variable} must be 1 or 0, not {os.environ[variable]!r}")
 
 
-def query_timeout() -> float:
-    """``DUCKSTRING_QUERY_TIMEOUT``: seconds a query over published tables may run (30).
+#: How each knob of :class:`CatchmentConfig` is read, given the field's default.
+_KNOBS: dict[str, Callable[[Any], Any]] = {
+    "duck_silence": lambda default: seconds("DUCKSTRING_DUCK_SILENCE", default),
+    "duck_stall": lambda default: seconds("DUCKSTRING_DUCK_STALL", default),
+    "duck_heartbeat": lambda default: seconds("DUCKSTRING_DUCK_HEARTBEAT", default),
+    "duck_orphan": lambda default: seconds("DUCKSTRING_DUCK_ORPHAN", default),
+    "duck_prestart": lambda default: count("DUCKSTRING_DUCK_PRESTART", default),
+    "duck_spares": lambda default: count("DUCKSTRING_DUCK_SPARES", default, most=16),
+    "duck_linger": lambda default: seconds("DUCKSTRING_DUCK_LINGER", default, zero=True),
+    "duck_linger_max": lambda default: count("DUCKSTRING_DUCK_LINGER_MAX", default),
+    "duck_linger_bytes": lambda default: count("DUCKSTRING_DUCK_LINGER_MIB", default >> 20) << 20,
+    "duck_niceness": lambda default: count("DUCKSTRING_DUCK_NICE", default, most=19),
+    # A query's timer cannot wait longer than the platform's longest wait, and a query must
+    # end: infinity and anything past that are refused, not left to fail every query.
+    "query_timeout": lambda default: seconds(
+        "DUCKSTRING_QUERY_TIMEOUT", default, most=math.floor(threading.TIMEOUT_MAX)
+    ),
+    "allow_local_git": lambda default: flag("DUCKSTRING_ALLOW_LOCAL_GIT"),
+}
 
-    A query's timer cannot wait longer than the platform's longest wait, and a query must
-    end: infinity and anything past that are refused, not left to fail every query.
-    """
-    return seconds("DUCKSTRING_QUERY_TIMEOUT", 30.0, most=math.floor(threading.TIMEOUT_MAX))
+
+def knobs_from_environment(**given: Any) -> dict[str, Any]:
+    """Every knob of a Catchment's configuration (its Ducks, queries, git deploys), read from
+    the environment and checked now; a knob in ``given`` is taken as given and not read.
+    Raises :class:`SettingError` naming the first variable with a bad value."""
+    defaults = CatchmentConfig(root=Path())
+    return {
+        name: given[name] if name in given else read(getattr(defaults, name))
+        for name, read in _KNOBS.items()
+    }
+
+
+def config_from_environment() -> CatchmentConfig:
+    """The Catchment the environment describes: ``DUCKSTRING_ROOT``, ``DUCKSTRING_API_KEY``,
+    ``DUCKSTRING_CATCHMENT_URL`` and every knob."""
+    return CatchmentConfig(
+        root=Path(os.environ.get("DUCKSTRING_ROOT", "./.duckstring")),
+        api_key=os.environ.get("DUCKSTRING_API_KEY") or None,
+        url=os.environ.get("DUCKSTRING_CATCHMENT_URL") or None,
+        **knobs_from_environment(),
+    )

@@ -6,8 +6,9 @@ import secrets
 import shutil
 import socket
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -65,46 +66,49 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def query_timeout_setting() -> float:
-    """``DUCKSTRING_QUERY_TIMEOUT`` for a Catchment the CLI starts, read before anything is
-    registered or written, so a bad value ends the command with one line and changes nothing."""
-    from duckstring.catchment.settings import SettingError, query_timeout
+def server_knobs() -> Mapping[str, Any]:
+    """The ``DUCKSTRING_*`` knobs of a Catchment this command starts, read before anything is
+    registered or written, so a bad value ends the command with one line and changes nothing.
+
+    The server is imported here, when a command is about to start one, and only through its
+    one entry (:mod:`duckstring.catchment.entry`); every other command is an HTTP client.
+    """
+    from duckstring.catchment import entry
 
     try:
-        return query_timeout()
-    except SettingError as error:
+        return entry.read_knobs()
+    except entry.SettingError as error:
         fail(str(error))
 
 
-def serve(registration: Registration, query_timeout: float) -> None:
+def check_root_free(root: Path, *, then: str = "") -> None:
+    """End the command if a Catchment serves ``root`` now (``then``: what the user does next)."""
+    from duckstring.catchment import entry
+
+    try:
+        entry.check_root_free(root)
+    except entry.RootBusy as error:
+        fail(f"{error}{then}")
+
+
+def serve(registration: Registration, knobs: Mapping[str, Any]) -> None:
     """Run a local Catchment in the foreground until Ctrl+C."""
-    from duckstring.catchment.app import create_app
-    from duckstring.catchment.serve import serve as serve_app
-    from duckstring.catchment.service import CatchmentConfig, RootBusy, check_root_free
+    from duckstring.catchment import entry
 
     assert registration.root is not None and registration.port is not None
     host = registration.host or "127.0.0.1"
     root = Path(registration.root)
-    try:
-        check_root_free(root)
-    except RootBusy as error:
-        fail(str(error))
+    check_root_free(root)
     if not port_free(host, registration.port):
         fail(f"port {registration.port} on {host} is in use: pick another with -p PORT")
     url = f"http://{dial_host(host)}:{registration.port}"
-    # A Catchment of one's own machine may clone the author's local repositories.
-    config = CatchmentConfig(
-        root=root,
-        api_key=registration.key,
-        url=url,
-        query_timeout=query_timeout,
-        allow_local_git=True,
-    )
     console.print(
         f"Catchment [bold]{escape(registration.name)}[/] serving {escape(str(root))} "
         f"at {url} (Ctrl+C stops)"
     )
-    serve_app(create_app(config), host=host, port=registration.port)
+    entry.serve_root(
+        root, host=host, port=registration.port, url=url, key=registration.key, knobs=knobs
+    )
 
 
 def check_root_usable(root: Path, config: Config) -> None:
@@ -146,7 +150,7 @@ def init(
     """Register a local Catchment and start it in the foreground (Ctrl+C stops)."""
     if key and generate_key:
         fail("--key and --generate-key exclude each other: pass one")
-    query_timeout = query_timeout_setting()
+    knobs = server_knobs()
     if name is None:
         name = typer.prompt("Catchment name")
     with expected_errors(ConfigError):
@@ -184,18 +188,18 @@ def init(
         config.default = name
     path = save(config)
     console.print(f"Registered {escape(name)} in {escape(str(path))}")
-    serve(registration, query_timeout)
+    serve(registration, knobs)
 
 
 @catchment_app.command("start")
 def start(name: Annotated[str, typer.Argument(help="A registered local Catchment")]) -> None:
     """Start a registered local Catchment again (reusing its stored key)."""
-    query_timeout = query_timeout_setting()
+    knobs = server_knobs()
     with expected_errors(ConfigError):
         registration = load().resolve(name)
     if not registration.is_local:
         fail(f"{name} is a remote Catchment ({registration.url}): it runs elsewhere")
-    serve(registration, query_timeout)
+    serve(registration, knobs)
 
 
 @catchment_app.command("connect")
@@ -281,12 +285,7 @@ def disconnect(
     if registration.is_local and registration.root is not None:
         root = Path(registration.root)
         if root.exists() and (purge or typer.confirm(f"Delete its data in {root}?", default=False)):
-            from duckstring.catchment.service import RootBusy, check_root_free
-
-            try:
-                check_root_free(root)
-            except RootBusy as error:
-                fail(f"{error}; stop it before deleting its data")
+            check_root_free(root, then="; stop it before deleting its data")
             shutil.rmtree(root)
             console.print(f"deleted {escape(str(root))}")
     del config.catchments[name]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from duckstring.cli.catchment import port_free, query_timeout_setting
+from duckstring.cli.catchment import check_root_free, port_free, server_knobs
 from duckstring.cli.output import console, fail, warn
 from duckstring.local.scaffold import DEMO_PONDS, write_demo
 from duckstring.pond.archive import zip_project
@@ -74,21 +74,16 @@ def demo(
     port: Annotated[int, typer.Option("--port", "-p", help="Preferred port")] = 7474,
 ) -> None:
     """Start a local Catchment with the demo deployed and a Wave on reports (Ctrl+C stops)."""
-    from duckstring.catchment.app import create_app
-    from duckstring.catchment.serve import serve
-    from duckstring.catchment.service import CatchmentConfig, RootBusy, check_root_free
+    from duckstring.catchment import entry
 
-    query_timeout = query_timeout_setting()
+    knobs = server_knobs()
     folder = path.expanduser().resolve()
     if not (folder / "reports" / "pond.toml").exists():
         folder.mkdir(parents=True, exist_ok=True)
         write_demo(folder)
         console.print(f"Wrote the demo Ponds into {escape(str(folder))}")
     root = folder / ".duckstring"
-    try:
-        check_root_free(root)
-    except RootBusy as error:
-        fail(str(error))
+    check_root_free(root)
     host = "127.0.0.1"
     chosen = _free_port(host, port)
     registration = Registration(
@@ -103,9 +98,4 @@ def demo(
         f"Catchment demo serving {escape(str(root))} at {registration.url} (Ctrl+C stops)"
     )
     threading.Thread(target=_deploy_and_wave, args=(registration, folder), daemon=True).start()
-    app = create_app(
-        CatchmentConfig(
-            root=root, url=registration.url, query_timeout=query_timeout, allow_local_git=True
-        )
-    )
-    serve(app, host=host, port=chosen)
+    entry.serve_root(root, host=host, port=chosen, url=registration.url, key=None, knobs=knobs)

@@ -17,7 +17,6 @@ from duckstring.local.scaffold import ScaffoldError, ignores_puddles, init_proje
 from duckstring.pond.isolation import DefinitionError, ModuleImportError
 from duckstring.pond.manifest import ManifestError, find_project
 from duckstring.pond.puddle import CatchmentUnavailableError
-from duckstring.remote import puddles as remote_puddles
 
 pond_app = typer.Typer(
     help="Create Pond projects and test them locally, with no Catchment.",
@@ -96,13 +95,14 @@ def hydrate_command(
     """
     with expected_errors(*_EXPECTED, CatchmentUnavailableError):
         project = find_project(Path.cwd())
-        fetch = (
-            (lambda source: remote_puddles.fetch_source(catchment, project, source))
-            if from_catchment
-            else None
-        )
         try:
-            hydrated = hydrate(project, sources or (), catchment=catchment, warn=warn, fetch=fetch)
+            hydrated = hydrate(
+                project,
+                sources or (),
+                catchment=catchment,
+                warn=warn,
+                from_catchment=from_catchment,
+            )
         except ModuleImportError as error:
             show_traceback(error.traceback_text)
             fail(str(error))

@@ -39,7 +39,7 @@ class Rejected(Exception):
         super().__init__(f"HTTP {status}: {detail}")
 
 
-class CatchmentClient:
+class DuckClient:
     """Requests of one Duck line to one Catchment. Use one per thread.
 
     It speaks HTTP/1.1 over one kept-alive connection with the standard library's

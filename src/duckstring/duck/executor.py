@@ -30,7 +30,6 @@ from duckstring.duck import protocol
 from duckstring.duck.events import duck_event, ripple_event, run_event
 from duckstring.duck.lane import Lane
 from duckstring.duck.ledger import (
-    COMPLETED,
     FAILED,
     INTERRUPTED,
     RUNNING,
@@ -60,6 +59,7 @@ from duckstring.engine.ripples import RetryRipple, RippleGraph
 from duckstring.layout import LayoutError, RootLayout
 from duckstring.pond.handle import swap_lock_for
 from duckstring.pond.isolation import ModuleImportError, user_traceback
+from duckstring.pond.names import line_id
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -158,7 +158,7 @@ class Executor:
             self._say("attempts of a stopped Duck ended interrupted")
         self.ledger.prune_sent(now - 7 * DAY)
         completed = [
-            run.f for run in self.ledger.runs(COMPLETED) if run.kind != FORCE and run.f != NEVER
+            run.f for run in self.ledger.runs(SUCCESS) if run.kind != FORCE and run.f != NEVER
         ]
         self.end_f: Micros = max(completed, default=NEVER)
         self.start_f: Micros = self.end_f
@@ -429,7 +429,7 @@ class Executor:
 
     def _resend_ending(self, row: RunRow) -> None:
         """A run this line already finished was dispatched again: say again how it ended."""
-        kind = protocol.RUN_COMPLETED if row.status == COMPLETED else protocol.RUN_FAILED
+        kind = protocol.RUN_COMPLETED if row.status == SUCCESS else protocol.RUN_FAILED
         if not self.ledger.resend(run_event_id(kind, row.seq)):
             self.ledger.add_events(
                 [run_event(kind, self.clock.now(), row.seq, row.f, error=row.error)]
@@ -632,7 +632,7 @@ class Executor:
                 ]
             else:
                 events = [run_event(protocol.RUN_COMPLETED, now, ending.reporting_seq, ending.f)]
-            self.ledger.finish_runs(ending.seqs, COMPLETED, now, events)
+            self.ledger.finish_runs(ending.seqs, SUCCESS, now, events)
         else:
             event = run_event(
                 protocol.RUN_FAILED,
@@ -650,7 +650,7 @@ class Executor:
     # -- helpers -----------------------------------------------------------------------------------
 
     def _say(self, message: str) -> None:
-        self.log(f"duck {self.pond}@{self.major}: {message}")
+        self.log(f"duck {line_id(self.pond, self.major)}: {message}")
 
     def report_worker_error(self, message: str, trace: str | None) -> None:
         """Put a ``worker_error`` in the outbox. If the ledger itself is the problem, the event

@@ -21,8 +21,8 @@ from pathlib import Path
 from duckstring.duck.protocol import DuckEvent
 from duckstring.engine.clock import Micros
 
-RUNNING, COMPLETED, FAILED = "running", "completed", "failed"
-SUCCESS = "success"
+#: How a run or a Ripple attempt stands: the words of the Catchment's run history and its API.
+RUNNING, SUCCESS, FAILED = "running", "success", "failed"
 
 #: Error of an attempt that was running when its Duck stopped; it is not the Ripple's fault, so
 #: it does not spend the run's retry budget.
@@ -61,6 +61,28 @@ _MIGRATIONS: tuple[str, ...] = (
         sent INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX outbox_unsent ON outbox (sent) WHERE sent = 0;
+    """,
+    # 2: a run that ended well is 'success', as its attempts, the Catchment's history and the
+    # API say (it was 'completed'). SQLite changes a CHECK only by copying the table.
+    """
+    CREATE TABLE runs_2 (
+        seq INTEGER PRIMARY KEY,
+        f INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        immediate_retries INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'success', 'failed')),
+        began_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        error TEXT
+    );
+    INSERT INTO runs_2
+        SELECT seq, f, version, kind, immediate_retries,
+               CASE status WHEN 'completed' THEN 'success' ELSE status END,
+               began_at, finished_at, error
+        FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_2 RENAME TO runs;
     """,
 )
 
@@ -214,7 +236,7 @@ class Ledger:
         events: Sequence[DuckEvent],
         error: str | None = None,
     ) -> None:
-        """Runs end as ``completed`` or ``failed``, with the events that report it."""
+        """Runs end as ``success`` or ``failed``, with the events that report it."""
         with self._transaction():
             self.db.executemany(
                 "UPDATE runs SET status = ?, finished_at = ?, error = ? "

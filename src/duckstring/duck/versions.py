@@ -19,6 +19,7 @@ from duckstring.engine.ripples import RippleSpec
 from duckstring.layout import RootLayout
 from duckstring.pond.handle import Pond
 from duckstring.pond.manifest import Manifest, load_manifest
+from duckstring.pond.names import line_id
 from duckstring.pond.topology import Topology, discover_ripples
 
 
@@ -66,7 +67,7 @@ def load_version(
     if manifest.major != major:
         raise VersionError(
             f"{folder}: version {manifest.version} belongs to major {manifest.major}, "
-            f"not to line {pond}@{major}"
+            f"not to line {line_id(pond, major)}"
         )
     topology = discover_ripples(folder / manifest.ripples)
     majors = {source.name: source.major for source in manifest.sources}

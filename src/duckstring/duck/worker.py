@@ -32,7 +32,7 @@ from traceback import format_exc
 from typing import IO
 
 from duckstring.duck import protocol
-from duckstring.duck.client import Backoff, CatchmentClient, Rejected, Unreachable
+from duckstring.duck.client import Backoff, DuckClient, Rejected, Unreachable
 from duckstring.duck.events import duck_event
 from duckstring.duck.executor import EXIT_ERROR, Executor
 from duckstring.duck.ledger import Ledger, OutboxRow
@@ -40,6 +40,7 @@ from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.records import one_line
 from duckstring.engine.clock import SystemClock
 from duckstring.layout import RootLayout
+from duckstring.pond.names import line_id
 
 EXIT_LOCKED = 3
 
@@ -128,7 +129,7 @@ def run_duck(config: DuckConfig) -> int:
     0: stopped as asked (shutdown or SIGTERM). 1: an internal error (reported as
     ``worker_error``). 3: another Duck holds the line. 4: stalled (reported).
     """
-    name = f"{config.pond}@{config.major}"
+    name = line_id(config.pond, config.major)
     duck_id = config.duck_id or f"{os.uname().nodename}-{os.getpid()}"
     api_key = config.api_key or os.environ.get(API_KEY_ENV) or None
     url = config.url or os.environ.get(URL_ENV, "")
@@ -159,8 +160,8 @@ def _run_locked(
     url: str,
     api_key: str | None,
 ) -> int:
-    def client() -> CatchmentClient:
-        return CatchmentClient(
+    def client() -> DuckClient:
+        return DuckClient(
             url,
             config.pond,
             config.major,
@@ -268,7 +269,7 @@ class Poller(threading.Thread):
 
     def __init__(
         self,
-        client: CatchmentClient,
+        client: DuckClient,
         executor: Executor,
         name: str,
         *,
@@ -334,7 +335,7 @@ class Sender(threading.Thread):
 
     def __init__(
         self,
-        client: CatchmentClient,
+        client: DuckClient,
         ledger_path: Path,
         executor: Executor,
         wake: threading.Event,
@@ -440,7 +441,7 @@ def _deferrable(rows: list[OutboxRow]) -> bool:
     return all(protocol.type_of(row.id) in protocol.DEFERRABLE for row in rows)
 
 
-def _report_directly(client: CatchmentClient, event: DuckEvent) -> None:
+def _report_directly(client: DuckClient, event: DuckEvent) -> None:
     """A worker error that the ledger could not take: one direct attempt, best effort."""
     try:
         client.send(protocol.events_body([event.model_dump_json()]))

@@ -39,10 +39,6 @@ def from_micros(value: Micros) -> datetime:
     return _EPOCH + timedelta(microseconds=value)
 
 
-def micros_of(delta: timedelta) -> Micros:
-    return (delta.days * 86_400 + delta.seconds) * SECOND + delta.microseconds
-
-
 def iso(value: Micros | None) -> str | None:
     """ISO-8601 UTC text of an engine time; ``None`` for ``NEVER``/``None``."""
     if value is None or value == NEVER:

@@ -115,10 +115,6 @@ class PondNode:
         self.deadline: Micros | None = None
 
     @property
-    def is_inlet(self) -> bool:
-        return not self.sources
-
-    @property
     def in_flight(self) -> bool:
         return self.start_f > self.end_f
 

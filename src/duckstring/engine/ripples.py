@@ -155,7 +155,6 @@ class RippleGraph:
             node.is_root = not node.parents
             node.is_leaf = not node.children
         self.order: list[RippleNode] = [self.nodes[spec.name] for spec in ordered]
-        self.roots = [node for node in self.order if node.is_root]
         self.leaves = [node for node in self.order if node.is_leaf]
         #: Immediate-retry budget left per Pond Run (keyed by the run's freshness).
         self.budgets: dict[Micros, int] = {}

@@ -53,14 +53,15 @@ def hydrate(
     *,
     catchment: str | None = None,
     warn: Warn = lambda message: None,
-    fetch: Callable[[str], list[HydratedTable]] | None = None,
+    from_catchment: bool = False,
 ) -> list[HydratedTable]:
     """Run the puddles of ``project`` (only those of ``sources``, if given).
 
     Sources named in ``sources`` without a puddle, and puddles for a Pond that is neither a
     Source nor the Pond itself, are reported through ``warn`` and skipped. Raises
-    :class:`PuddleFailedError` if a puddle function fails. With ``fetch``, a Source without a
-    puddle is fetched by it instead (``--from-catchment``).
+    :class:`PuddleFailedError` if a puddle function fails. With ``from_catchment``, a Source
+    without a puddle is downloaded instead, as the Catchment ``catchment`` (else the default
+    one) publishes it.
     """
     remote_puddles.install()  # p.catchment() reaches registered Catchments
     project = Path(project)
@@ -69,7 +70,7 @@ def hydrate(
     module = project / manifest.puddles
     if module.is_file():
         specs = _usable(discover_puddles(module), manifest, warn)
-    elif fetch is None:
+    elif not from_catchment:
         warn(f"no puddles module at {manifest.puddles}; nothing to hydrate")
         return []
     else:
@@ -84,16 +85,16 @@ def hydrate(
         for name in dict.fromkeys(sources):
             if name in by_source:
                 selected.append(name)
-            elif fetch is not None:
-                hydrated.extend(fetch(name))
+            elif from_catchment:
+                hydrated.extend(_download(layout, name, catchment))
             else:
                 warn(f"no puddle defines Source {name!r}; skipped")
     else:
         selected = list(by_source)
         for source in manifest.sources:
             if source.name not in by_source:
-                if fetch is not None:
-                    hydrated.extend(fetch(source.name))
+                if from_catchment:
+                    hydrated.extend(_download(layout, source.name, catchment))
                     continue
                 note = " (optional)" if source.optional else ""
                 warn(
@@ -154,6 +155,19 @@ def _hydrate_source(
         HydratedTable(source, table, rows, layout.source_table(source, table))
         for table, rows in sorted(written.items())
     ]
+
+
+def _download(layout: LocalLayout, source: str, catchment: str | None) -> list[HydratedTable]:
+    """A Source without a puddle, as a Catchment publishes it (``--from-catchment``)."""
+    downloaded = remote_puddles.download_source(
+        catchment, source, lambda table: layout.source_table(source, table)
+    )
+    hydrated = []
+    for table, path in downloaded:
+        query = f"SELECT count(*) FROM read_parquet({sql_string(str(path))})"
+        rows = duckdb.execute(query).fetchall()
+        hydrated.append(HydratedTable(source, table, int(rows[0][0]), path))
+    return hydrated
 
 
 def _files(folder: Path) -> dict[str, tuple[int, int]]:

@@ -40,10 +40,6 @@ class LocalLayout:
         """The hydrated Parquet file of ``source.table``: what ``read_table`` reads locally."""
         return self.source_data(source) / f"{check_table_name(table)}{PARQUET_SUFFIX}"
 
-    def output_table(self, table: str) -> Path:
-        """The local run's published Parquet file of one of the Pond's own tables."""
-        return self.out / f"{check_table_name(table)}{PARQUET_SUFFIX}"
-
     def hydrated_sources(self) -> list[str]:
         """Names of the Sources (and self) that have a hydrated data folder, sorted."""
         if not self.ponds.is_dir():

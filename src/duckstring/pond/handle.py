@@ -49,21 +49,6 @@ class MissingTableError(LookupError):
     """The Pond has no such table (yet) in its working database."""
 
 
-def drop_leftover_staging(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Drop staging tables left by writes that died mid-way (a crashed worker); return them.
-
-    Only call this when no write is in flight on the database, e.g. before a run starts.
-    """
-    rows = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND starts_with(table_name, ?)",
-        [f"{INTERNAL_PREFIX}staging_"],
-    ).fetchall()
-    for (table,) in rows:
-        con.execute(f"DROP TABLE IF EXISTS {quote_identifier(table)}")
-    return [table for (table,) in rows]
-
-
 def swap_lock_for(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> threading.Lock:
     """The process-wide lock that serialises table swaps into ``con``'s database file.
 

@@ -80,3 +80,23 @@ INTERNAL_PREFIX = "__duckstring_"
 def is_internal_table(name: str) -> bool:
     """True for Duckstring's own tables in a working database, which are never published."""
     return name.startswith(INTERNAL_PREFIX)
+
+
+def line_id(name: str, major: int) -> str:
+    """The id of Pond ``name``'s major line ``major``: ``name@major``, as the engine, the API and
+    the store write it. ``name`` is a checked Pond name already; nothing is checked here."""
+    return f"{name}@{major}"
+
+
+def parse_line(line: object) -> tuple[str, int]:
+    """The Pond name and major of a line id ``name@major``; ``ValueError`` saying what is wrong
+    with a malformed one."""
+    if not isinstance(line, str):
+        raise ValueError(f"a line is written name@major, e.g. sales@1, not {line!r}")
+    name, at, major = line.rpartition("@")
+    if not at or not major.isdigit() or not major.isascii() or str(int(major)) != major:
+        raise ValueError(f"bad line {line!r}: a line is written name@major, e.g. sales@1")
+    problem = pond_name_problem(name)
+    if problem is not None:
+        raise ValueError(f"bad line {line!r}: {problem}")
+    return name, int(major)

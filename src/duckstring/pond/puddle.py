@@ -41,7 +41,7 @@ class CatchmentUnavailableError(RuntimeError):
     """A puddle asked for a Catchment, and none can be reached from here."""
 
 
-class CatchmentClient(Protocol):
+class PublishedSource(Protocol):
     """What ``p.catchment()`` returns: read access to the Source's published tables.
 
     ``get(table=None)`` is a published table (the puddle's own when none is named) and
@@ -55,14 +55,14 @@ class CatchmentClient(Protocol):
     def tables(self) -> list[str]: ...
 
 
-#: Builds a client for a registered Catchment (``None``: the default one) on behalf of a
-#: puddle. ``duckstring.remote`` installs it; without it puddles can only be made locally.
-CatchmentFactory = Callable[[str | None, "Puddle"], CatchmentClient]
+#: Gives a puddle its Source's published tables on a registered Catchment (``None``: the
+#: default one). ``duckstring.remote`` installs it; without it puddles can only be made locally.
+CatchmentFactory = Callable[[str | None, "Puddle"], PublishedSource]
 _catchment_factory: CatchmentFactory | None = None
 
 
 def set_catchment_factory(factory: CatchmentFactory | None) -> None:
-    """Install (or remove) the function that gives puddles their Catchment clients."""
+    """Install (or remove) the function that gives puddles their Sources on a Catchment."""
     global _catchment_factory
     _catchment_factory = factory
 
@@ -218,8 +218,9 @@ class Puddle:
             name = file.name.split(".", 1)[0]
             self._copy(self._table_name(name), f"SELECT * FROM {reader}({sql_string(str(file))})")
 
-    def catchment(self, name: str | None = None) -> CatchmentClient:
-        """A client of a registered Catchment (default: the ``-c`` one, else the default).
+    def catchment(self, name: str | None = None) -> PublishedSource:
+        """The Source's published tables on a registered Catchment (default: the ``-c`` one,
+        else the default).
 
         Raises :class:`CatchmentUnavailableError` while no Catchment client is available.
         """

@@ -15,21 +15,21 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from duckstring.local.layout import LocalLayout
 from duckstring.pond import puddle as puddles
-from duckstring.pond.export import sql_string
 from duckstring.pond.names import check_table_name, quote_identifier
 from duckstring.remote.client import CatchmentClient, ClientError
 from duckstring.remote.config import ConfigError, load
 
 
 class PuddleCatchment:
-    """Read access to one Source on a Catchment, for one puddle."""
+    """Read access to one Source on a Catchment, for one puddle: what ``p.catchment()``
+    returns (a :class:`~duckstring.pond.puddle.PublishedSource`), over HTTP."""
 
     def __init__(self, client: CatchmentClient, puddle: puddles.Puddle) -> None:
         self.client = client
@@ -116,31 +116,26 @@ def factory(name: str | None, puddle: puddles.Puddle) -> Any:
     return PuddleCatchment(CatchmentClient(registration), puddle)
 
 
-def fetch_source(registration_name: str | None, project: Path, source: str) -> list[Any]:
-    """Download every published table of ``source`` into the project's puddles."""
-    from duckstring.local.hydrate import HydratedTable  # local sits above this module
-
-    layout = LocalLayout(project)
+def download_source(
+    registration_name: str | None, source: str, path_of: Callable[[str], Path]
+) -> list[tuple[str, Path]]:
+    """Download every published table of ``source`` from a registered Catchment (``None``: the
+    default one) to ``path_of(table)``; the tables and where each went, in the order listed."""
     try:
         registration = load().resolve(registration_name)
     except ConfigError as error:
         raise puddles.CatchmentUnavailableError(str(error)) from None
-    fetched = []
+    downloaded = []
     with CatchmentClient(registration) as client:
         try:
             listed = client.query({"pond": source, "sql": "SHOW TABLES"})
             for row in listed.rows:
                 table = check_table_name(str(row["name"]))
-                path = layout.source_table(source, table)
                 body = {"pond": source, "sql": f"SELECT * FROM {quote_identifier(table)}"}
-                client.query_file(body, "parquet", path)
-                rows = duckdb.execute(
-                    f"SELECT count(*) FROM read_parquet({sql_string(str(path))})"
-                ).fetchall()
-                fetched.append(HydratedTable(source, table, int(rows[0][0]), path))
+                downloaded.append((table, client.query_file(body, "parquet", path_of(table))))
         except ClientError as error:
             raise puddles.CatchmentUnavailableError(f"Source {source!r}: {error}") from None
-    return fetched
+    return downloaded
 
 
 def install() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from duckstring.layout import RootLayout
+from duckstring.pond.names import parse_line
 
 PROC = Path("/proc")
 
@@ -114,10 +115,7 @@ def line_ducks(root: Path, among: Iterable[int] | None = None) -> dict[str, list
     """The processes holding each line's ``duck.lock`` open, by line (``name@major``): a Duck
     holds its line's lock for as long as it runs. ``among`` limits the search to those
     processes (say, a server's descendants); by default every process is looked at."""
-    locks = {
-        os.path.realpath(lock): f"{lock.parent.parent.name}@{lock.parent.name[1:]}"
-        for lock in RootLayout(root).ponds.glob("*/m*/duck.lock")
-    }
+    locks = {os.path.realpath(lock): line for line, lock in RootLayout(root).duck_locks().items()}
     holders: dict[str, list[int]] = {}
     if not locks:
         return holders
@@ -143,5 +141,5 @@ def duck_pids(root: Path) -> dict[str, list[int]]:
     """The processes holding a line's ``duck.lock`` open, by Pond name (all its lines)."""
     by_pond: dict[str, list[int]] = {}
     for line, pids in line_ducks(root).items():
-        by_pond.setdefault(line.rpartition("@")[0], []).extend(pids)
+        by_pond.setdefault(parse_line(line)[0], []).extend(pids)
     return by_pond

@@ -22,6 +22,7 @@ from duckstring.engine.pond import SourceEdge
 from duckstring.engine.ripples import RippleSpec
 from duckstring.layout import LayoutError
 from duckstring.pond.manifest import Manifest
+from duckstring.pond.names import line_id
 
 log = logging.getLogger("duckstring.catchment")
 
@@ -144,8 +145,8 @@ async def _register(request: Request, source: intake.PondSource) -> Deployed:
     driver = driver_of(request)
     manifest = source.manifest
     name, version, major = manifest.name, str(manifest.version), manifest.major
-    line = f"{name}@{major}"
-    edges = [SourceEdge(f"{s.name}@{s.major}", s.optional) for s in manifest.sources]
+    line = line_id(name, major)
+    edges = [SourceEdge(line_id(s.name, s.major), s.optional) for s in manifest.sources]
     cycle = driver.engine.find_cycle(line, [e.source for e in edges])
     if cycle is not None:
         raise HTTPException(422, "deploying it would close a cycle: " + " -> ".join(cycle))

@@ -26,6 +26,7 @@ from duckstring.catchment.routes.common import catchment_of, driver_of, route_pa
 from duckstring.catchment.service import Catchment
 from duckstring.duck import protocol
 from duckstring.duck.protocol import Command, DuckEvent, Events, Jobs, JobsQuery
+from duckstring.pond.names import line_id
 
 #: Handlers are ``async``: the engine, its store and the job board are used only on the event
 #: loop's thread (where the driver's timers run too), never from the threadpool.
@@ -50,12 +51,8 @@ async def apply_events(driver: Driver, line: str, events: list[DuckEvent]) -> No
     await asyncio.sleep(0)
 
 
-def _line_of(name: str, major: int) -> str:
-    return f"{name}@{major}"
-
-
 def _line(request: Request, name: str, major: int) -> str:
-    line = _line_of(name, major)
+    line = line_id(name, major)
     if line not in driver_of(request).engine.ponds:
         raise HTTPException(404, f"unknown line {line}")
     return line
@@ -105,7 +102,7 @@ class DuckLane:
             driver = self.catchment.driver
             if address is not None and driver is not None:
                 name, major, action = address
-                line = _line_of(name, major)
+                line = line_id(name, major)
                 if line in driver.engine.ponds:
                     if action == protocol.JOBS and scope["method"] == "GET":
                         if await self._jobs(scope, send, driver, line):

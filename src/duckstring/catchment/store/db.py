@@ -18,6 +18,7 @@ from typing import Any
 from duckstring.catchment.store.schema import MIGRATIONS
 from duckstring.engine.core import Engine
 from duckstring.engine.rows import TABLES, Rows, pond_rows
+from duckstring.pond.names import line_id
 
 #: Engine row tables and the SQLite table each is kept in.
 ENGINE_TABLES = {table: f"engine_{table}" for table in TABLES}
@@ -43,7 +44,7 @@ class Deployment:
 
     @property
     def line(self) -> str:
-        return f"{self.name}@{self.major}"
+        return line_id(self.name, self.major)
 
 
 class Store:
@@ -217,9 +218,6 @@ class Store:
         ).fetchall()
         return [self._deployment(row) for row in rows]
 
-    def forget_version(self, name: str, version: str) -> None:
-        self.con.execute("DELETE FROM deployments WHERE name = ? AND version = ?", (name, version))
-
     def forget_history(self, line: str, version: str) -> None:
         """A redeploy of the same version overwrites it, history included."""
         seqs = [
@@ -266,12 +264,6 @@ class Store:
             "traceback = COALESCE(?, traceback) WHERE line = ? AND seq = ?",
             (status, at, error, traceback, line, seq),
         )
-
-    def run_version(self, line: str, seq: int) -> str | None:
-        row = self.con.execute(
-            "SELECT version FROM runs WHERE line = ? AND seq = ?", (line, seq)
-        ).fetchone()
-        return None if row is None else row[0]
 
     def attempt_started(
         self, line: str, seq: int, ripple: str, attempt: int, f: int | None, at: int
