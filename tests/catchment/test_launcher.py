@@ -114,28 +114,3 @@ def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: 
     ], done.stderr
     assert "no answer" in done.stderr  # the bound spare ran the Duck of p@1 with its config
     assert (root / "ponds" / "p" / "m1" / "pond.db").is_file()
-
-
-def test_process_memory_reads_a_live_process_and_not_a_gone_one() -> None:
-    from duckstring.catchment.launcher import process_memory
-
-    mine = process_memory(os.getpid())
-    assert mine is not None and mine > 1024 * 1024  # an interpreter holds a MiB at least
-    assert process_memory(2**22 + 12345) is None  # beyond pid_max on Linux: no such process
-
-
-def test_memories_are_read_until_something_else_needs_the_thread() -> None:
-    from duckstring.catchment.launcher import read_memories
-
-    pids = {"mine": os.getpid(), "gone": 2**22 + 12345, "again": os.getpid()}
-    every = read_memories(pids)
-    assert list(every) == ["mine", "gone", "again"]
-    assert every["gone"] is None and every["mine"] is not None
-    asked: list[int] = []
-
-    def give_way() -> bool:  # a Duck starts to wait for its fork after the first reading
-        asked.append(1)
-        return len(asked) > 1
-
-    assert list(read_memories(pids, give_way)) == ["mine"]
-    assert read_memories(pids, lambda: True) == {}

@@ -27,9 +27,8 @@ from duckstring.catchment.launcher import (
     DuckProcess,
     Launcher,
     LauncherClosed,
-    line_lock_holder,
-    read_memories,
 )
+from duckstring.catchment.processes import line_lock_holder, read_memories
 from duckstring.catchment.status import StatusCache
 from duckstring.catchment.store import Store
 from duckstring.catchment.store.db import Deployment

@@ -10,7 +10,6 @@ process group, so ``kill`` ends everything it started; every Duck is reaped when
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import multiprocessing
 import os
 import signal
@@ -18,13 +17,14 @@ import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
-from pathlib import Path
 from typing import Any
+
+from duckstring.catchment.processes import is_zombie
 
 #: How much lower a Duck's CPU priority is than the Catchment's, by default: the lowest. Under
 #: fifty busy Ducks the Catchment still gets most of a core, so it answers and dispatches at
@@ -189,63 +189,7 @@ class DuckProcess:
             os.kill(self.pid, 0)
         except ProcessLookupError:
             return False
-        return not _is_zombie(self.pid)
-
-
-def process_memory(pid: int) -> int | None:
-    """The proportional set size of process ``pid`` in bytes (its own pages, and its share of
-    the pages it shares with the forkserver and the other Ducks); None if it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for row in handle:
-                if row.startswith("Pss:"):
-                    return int(row.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def read_memories(
-    pids: Mapping[str, int], give_way: Callable[[], bool] = lambda: False
-) -> dict[str, int | None]:
-    """The memory of each process in ``pids`` (:func:`process_memory`), read one at a time,
-    stopping early with what was read so far as soon as ``give_way()`` is true.
-
-    A reading costs ~2 ms of CPU for a Duck (the kernel walks its ~350 mappings), and the
-    Catchment reads on the thread that forks Ducks: a hundred idle Ducks read in one go would
-    keep a new Duck waiting ~0.2 s for its fork.
-    """
-    memories: dict[str, int | None] = {}
-    for key, pid in pids.items():
-        if give_way():
-            break
-        memories[key] = process_memory(pid)
-    return memories
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def line_lock_holder(lock: Path) -> int | None:
-    """The pid of the Duck holding a line's ``duck.lock``, or None when no Duck holds it."""
-    if not lock.exists():
-        return None
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            words = handle.read().split()
-            if len(words) >= 2 and words[0] == "pid" and words[1].isdigit():
-                return int(words[1])
-            return None
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    return None
+        return not is_zombie(self.pid)
 
 
 class LauncherClosed(RuntimeError):

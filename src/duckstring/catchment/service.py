@@ -13,6 +13,7 @@ from typing import IO
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.jobs import JobBoard
 from duckstring.catchment.launcher import DUCK_NICENESS, IDLE_DUCK_BYTES, Launcher
+from duckstring.catchment.processes import lock_holder
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import BeginRun
 from duckstring.layout import RootLayout
@@ -26,20 +27,12 @@ class RootBusy(RuntimeError):
 
 def check_root_free(root: Path) -> None:
     """Raise :class:`RootBusy` if a Catchment serves ``root`` now (without taking it)."""
-    lock = RootLayout(root).lock
-    if not lock.exists():
-        return
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise RootBusy(
-                f"another Catchment ({holder}) already serves {RootLayout(root).root}: "
-                "run exactly one Catchment process per root"
-            ) from None
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    holder = lock_holder(RootLayout(root).lock)
+    if holder is not None:
+        raise RootBusy(
+            f"another Catchment ({holder or 'another process'}) already serves "
+            f"{RootLayout(root).root}: run exactly one Catchment process per root"
+        )
 
 
 #: However much memory there is, at most this many idle Ducks wait at once.
