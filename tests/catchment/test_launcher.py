@@ -195,3 +195,12 @@ def test_a_watched_duck_reports_its_exit_once_and_a_survivor_is_adopted(tmp_path
         "adopted: True True",
         "killed: ('s@1', None, True) False",
     ], done.stderr
+
+
+def test_the_forkserver_preloads_no_more_than_a_duck_needs(tmp_path: Path) -> None:
+    # Every module the forkserver imports is in every Duck's memory: the event loop machinery
+    # of the Catchment (asyncio) must not come along with the launcher.
+    script = "import sys, duckstring.catchment.forkserver; print('asyncio' in sys.modules)"
+    done = run_script(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -145,6 +145,8 @@ Action = Spawn | Shutdown | Kill | Adopt | Measure | Replenish | Fail
 
 @dataclass
 class Decision:
+    """What :meth:`Fleet.decide` returns: actions to carry out in order, and a time."""
+
     actions: list[Action] = field(default_factory=list)
     #: When to ask :meth:`Fleet.decide` again at the latest (None: only when something happens).
     wake_at: float | None = None

@@ -11,7 +11,6 @@ when it exits.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -33,6 +32,8 @@ from duckstring.catchment.launcher import DUCK_NICENESS, LauncherClosed, OnExit
 from duckstring.catchment.processes import is_zombie, line_lock_holder, read_memories
 
 if TYPE_CHECKING:
+    import asyncio  # not at run time: see launcher.py
+
     from duckstring.duck.protocol import BeginRun
 
 log = logging.getLogger("duckstring.catchment")

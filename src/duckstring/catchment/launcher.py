@@ -9,11 +9,14 @@ an actor) is its own business.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    # Not at run time: the forkserver preloads this module into every Duck, which needs
+    # neither (importing asyncio there cost the forkserver and each Duck ~1 MiB).
+    import asyncio
+
     from duckstring.duck.protocol import BeginRun
 
 #: How much lower a Duck's CPU priority is than the Catchment's, by default: the lowest. Under
