@@ -14,7 +14,7 @@ import sys
 import time
 from multiprocessing import forkserver
 
-from duckstring.catchment.launcher import PRELOAD
+from duckstring.catchment.forkserver import PRELOAD
 
 
 def _ready(started: float, queue: multiprocessing.Queue[float]) -> None:

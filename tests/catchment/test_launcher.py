@@ -1,4 +1,4 @@
-"""The Launcher forks Ducks from its forkserver without re-running the Catchment's own script."""
+"""The forkserver launcher forks Ducks without re-running the Catchment's own script."""
 
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ SCRIPT = textwrap.dedent(
     Path(sys.argv[1], "imported-as-" + __name__).touch()
 
     if __name__ == "__main__":
-        from duckstring.catchment.launcher import Launcher
+        from duckstring.catchment.forkserver import ForkserverLauncher
         from duckstring.duck.worker import DuckConfig
 
-        def config(line, name, major, version, commands):
-            return DuckConfig(root=sys.argv[1], pond=name, major=major, url="")
+        def config(line, version, commands):
+            return DuckConfig(root=sys.argv[1], pond="p", major=1, url="")
 
-        launcher = Launcher(config)
-        duck = launcher.spawn("p@1", "p", 1)
+        launcher = ForkserverLauncher(config, lambda line: Path(sys.argv[1], "duck.lock"))
+        launcher.start("p@1")
+        duck = launcher.ducks["p@1"]
         duck.process.join(60)
         print("exit", duck.process.exitcode)
     """
@@ -46,30 +47,37 @@ def test_a_duck_does_not_rerun_the_catchments_script(tmp_path: Path) -> None:
     assert marks == ["imported-as-__main__"]
 
 
-#: A Launcher keeping two spares, whose Ducks dial a port nobody answers and stop after 0.3 s
-#: of silence with no work. Prints what the test checks.
+#: A forkserver launcher keeping two spares, whose Ducks dial a port nobody answers and stop
+#: after 0.3 s of silence with no work. Prints what the test checks.
 SPARES = textwrap.dedent(
     """
     import sys
     from pathlib import Path
 
-    from duckstring.catchment.launcher import Launcher
+    from duckstring.catchment.forkserver import ForkserverLauncher
     from duckstring.duck.worker import DuckConfig
     from duckstring.layout import RootLayout
 
     root = Path(sys.argv[1])
 
-    def config(line, name, major, version, commands):
-        return DuckConfig(root=root, pond=name, major=major, url="http://127.0.0.1:9", orphan=0.3)
+    def config(line, version, commands):
+        name, _, major = line.rpartition("@")
+        return DuckConfig(
+            root=root, pond=name, major=int(major), url="http://127.0.0.1:9", orphan=0.3
+        )
 
-    launcher = Launcher(config, spares=2)
-    print("before any spare:", launcher.bind("p@1", "p", 1))
+    def lock_of(line):
+        name, _, major = line.rpartition("@")
+        return RootLayout(root).duck_lock(name, int(major))
+
+    launcher = ForkserverLauncher(config, lock_of, spares=2)
+    print("before any spare:", launcher.take_spare("p@1"))
     print("yielding to a line's Duck:", launcher.replenish(lambda: True), launcher.spare_pids())
     print("forked:", launcher.replenish(), "then", launcher.replenish())
     spares = launcher.spare_pids()
-    duck = launcher.bind("p@1", "p", 1)
+    print("registered:", launcher.take_spare("p@1"), "p@1" in launcher.ducks)
+    duck = launcher.ducks["p@1"]
     print("bound the first spare:", duck.pid == spares[0], launcher.spare_pids() == spares[1:])
-    print("registered:", launcher.ducks["p@1"] is duck)
     # The Launcher reaps its Ducks itself: left on multiprocessing's list of children, every
     # new Duck's start would poll all of them first.
     import multiprocessing
@@ -85,7 +93,7 @@ SPARES = textwrap.dedent(
     os.kill(spares[1], signal.SIGKILL)
     while os.path.exists(f"/proc/{spares[1]}"):
         time.sleep(0.01)
-    print("a dead spare is passed over:", launcher.bind("q@1", "q", 1), launcher.spare_pids())
+    print("a dead spare is passed over:", launcher.take_spare("q@1"), launcher.spare_pids())
 
     launcher.replenish()
     waiting = launcher.spare_pids()
@@ -101,41 +109,98 @@ def test_spare_ducks_are_bound_to_lines_and_stopped_with_the_launcher(tmp_path: 
     done = run_script(tmp_path, SPARES, str(root))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "before any spare: None",
+        "before any spare: False",
         "yielding to a line's Duck: 0 []",
         "forked: 2 then 0",
+        "registered: True True",
         "bound the first spare: True True",
-        "registered: True",
         "multiprocessing's children: []",
         "it ran the line and stopped: 0",
         "it held the line's lock: True",
-        "a dead spare is passed over: None []",
+        "a dead spare is passed over: False []",
         "stop_all ends the spares: 2 True",
     ], done.stderr
     assert "no answer" in done.stderr  # the bound spare ran the Duck of p@1 with its config
     assert (root / "ponds" / "p" / "m1" / "pond.db").is_file()
 
 
-def test_process_memory_reads_a_live_process_and_not_a_gone_one() -> None:
-    from duckstring.catchment.launcher import process_memory
+#: Holds the lock file named by its argument, as a Duck left running by a stop does, and says
+#: so on stdout; then waits to be killed.
+HOLD = textwrap.dedent(
+    """
+    import fcntl, os, sys, time
 
-    mine = process_memory(os.getpid())
-    assert mine is not None and mine > 1024 * 1024  # an interpreter holds a MiB at least
-    assert process_memory(2**22 + 12345) is None  # beyond pid_max on Linux: no such process
+    handle = open(sys.argv[1], "a+")
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    handle.write(f"pid {os.getpid()}\\n")
+    handle.flush()
+    print("holding", flush=True)
+    time.sleep(600)
+    """
+)
+
+#: Watches a forked Duck (it exits at once: no URL) and an adopted one, killed. Prints what
+#: the test checks.
+WATCH = textwrap.dedent(
+    """
+    import asyncio, subprocess, sys
+    from pathlib import Path
+
+    from duckstring.catchment.forkserver import ForkserverLauncher
+    from duckstring.duck.worker import DuckConfig
+
+    root = Path(sys.argv[1])
+    locks = {"p@1": root / "p.lock", "s@1": root / "s.lock"}
+
+    def config(line, version, commands):
+        return DuckConfig(root=root, pond="p", major=1, url="")
+
+    launcher = ForkserverLauncher(config, locks.__getitem__)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        ended = asyncio.Queue()
+
+        def on_exit(line, code, adopted):
+            ended.put_nowait((line, code, adopted))
+
+        launcher.start("p@1")
+        launcher.watch("p@1", loop, on_exit)
+        print("forked:", await ended.get(), "p@1" in launcher.ducks)
+        survivor = subprocess.Popen(
+            [sys.executable, "-c", sys.argv[2], str(locks["s@1"])],
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        )
+        survivor.stdout.readline()
+        print("nothing to adopt:", launcher.adopt("p@1"))
+        print("adopted:", launcher.adopt("s@1"), launcher.ducks["s@1"].pid == survivor.pid)
+        launcher.watch("s@1", loop, on_exit)
+        launcher.kill("s@1")
+        print("killed:", await ended.get(), "s@1" in launcher.ducks)
+        survivor.wait()
+
+    asyncio.run(main())
+    """
+)
 
 
-def test_memories_are_read_until_something_else_needs_the_thread() -> None:
-    from duckstring.catchment.launcher import read_memories
+def test_a_watched_duck_reports_its_exit_once_and_a_survivor_is_adopted(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != URL_ENV}
+    done = run_script(tmp_path, WATCH, str(tmp_path), HOLD, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "forked: ('p@1', 1, False) False",
+        "nothing to adopt: False",
+        "adopted: True True",
+        "killed: ('s@1', None, True) False",
+    ], done.stderr
 
-    pids = {"mine": os.getpid(), "gone": 2**22 + 12345, "again": os.getpid()}
-    every = read_memories(pids)
-    assert list(every) == ["mine", "gone", "again"]
-    assert every["gone"] is None and every["mine"] is not None
-    asked: list[int] = []
 
-    def give_way() -> bool:  # a Duck starts to wait for its fork after the first reading
-        asked.append(1)
-        return len(asked) > 1
-
-    assert list(read_memories(pids, give_way)) == ["mine"]
-    assert read_memories(pids, lambda: True) == {}
+def test_the_forkserver_preloads_no_more_than_a_duck_needs(tmp_path: Path) -> None:
+    # Every module the forkserver imports is in every Duck's memory: the event loop machinery
+    # of the Catchment (asyncio) must not come along with the launcher.
+    script = "import sys, duckstring.catchment.forkserver; print('asyncio' in sys.modules)"
+    done = run_script(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -18,7 +18,7 @@ FORKED_DUCKS = textwrap.dedent(
     """
     import json, multiprocessing, os, sys
     from pathlib import Path
-    from duckstring.catchment.launcher import PRELOAD
+    from duckstring.catchment.forkserver import PRELOAD
 
     def duck(path, report):
         from duckstring.duck import registry
@@ -104,7 +104,7 @@ RELEASED_DUCK = textwrap.dedent(
     """
     import json, multiprocessing, os, sys
     from pathlib import Path
-    from duckstring.catchment.launcher import PRELOAD
+    from duckstring.catchment.forkserver import PRELOAD
 
     def duck(path, report):
         from duckstring.duck import registry

@@ -1,498 +1,96 @@
-"""Starting and stopping Duck processes. The one module that spawns workers.
+"""The launcher seam: how a Catchment starts, watches and stops the Duck of a line.
 
-Ducks are forked from a forkserver that has already imported DuckDB and the worker, so a new Duck
-costs a fork, not a fresh interpreter and DuckDB import. A few spare Ducks wait, forked and
-started, for a line to be named: a line that needs a Duck takes one at the cost of a message
-(:meth:`Launcher.bind`), and a new spare is forked off the dispatch path. Each Duck leads its own
-process group, so ``kill`` ends everything it started; every Duck is reaped when it exits.
+The fleet policy (:mod:`duckstring.catchment.fleet`) decides which Ducks run; a
+:class:`Launcher` makes it so on some kind of machine. :class:`~duckstring.catchment.forkserver.
+ForkserverLauncher` forks them on this one; tests use one held in memory. Everything is named by
+line (``name@major``): a launcher keeps at most one Duck per line, and what a Duck is (a process,
+an actor) is its own business.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import multiprocessing
-import os
-import signal
-import sys
-import threading
-import time
-import types
-from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from multiprocessing.context import ForkServerContext
-from multiprocessing.process import BaseProcess
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    # Not at run time: the forkserver preloads this module into every Duck, which needs
+    # neither (importing asyncio there cost the forkserver and each Duck ~1 MiB).
+    import asyncio
+
+    from duckstring.duck.protocol import BeginRun
 
 #: How much lower a Duck's CPU priority is than the Catchment's, by default: the lowest. Under
 #: fifty busy Ducks the Catchment still gets most of a core, so it answers and dispatches at
 #: once; on a machine with nothing else to run, the Ducks lose nothing by it.
 DUCK_NICENESS = 19
 
-#: What an idle Duck holds (PSS) when its memory cannot be read: a forked interpreter, DuckDB,
-#: its line's database and what DuckDB keeps cached of it (14-40 MiB measured).
-IDLE_DUCK_BYTES = 25 * 1024 * 1024
-
-#: Modules the forkserver imports once, before it forks any Duck (``encodings.idna`` is what a
-#: Duck's first connection would import, to encode the host name); the last one also builds
-#: the DuckDB instance every Duck attaches its working database to.
-PRELOAD = [
-    "duckdb",
-    "http.client",
-    "encodings.idna",
-    "duckstring.duck.worker",
-    "duckstring.catchment.launcher",
-    "duckstring.duck.preload",
-]
-
-
-#: What ``sys.modules["__main__"]`` is while a Duck is forked: no file, no spec.
-_NO_MAIN = types.ModuleType("__main__")
-
-
-@contextlib.contextmanager
-def _main_set_aside() -> Iterator[None]:
-    """Hide the Catchment's ``__main__`` from multiprocessing while a Duck is forked.
-
-    multiprocessing tells every child to run the parent's main script (or ``-m`` module) again,
-    as ``__mp_main__``, in case the objects it is sent were defined there. A Duck is sent only
-    a :class:`~duckstring.duck.worker.DuckConfig` and :func:`_duck_entry`; re-running the
-    ``duckstring`` console script in it would import the whole CLI into every Duck (~100 ms of
-    its start and ~20 MiB of its memory). Only the thread forking a Duck, under the Launcher's
-    lock, runs while it is set aside; nothing in the Catchment reads ``__main__``.
-    """
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = _NO_MAIN
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
-#: The signals a terminal sends a whole process group: Ctrl+C, and the hangup the kernel sends
-#: the foreground group when the terminal closes or its session leader (a Catchment run
-#: straight under a pseudo-terminal is one) exits.
-TERMINAL_SIGNALS = frozenset({signal.SIGINT, signal.SIGHUP})
-
-
-@contextlib.contextmanager
-def _terminal_signals_blocked() -> Iterator[None]:
-    """Block :data:`TERMINAL_SIGNALS` in this thread while it may start the forkserver.
-
-    The forkserver and multiprocessing's resource tracker are started from here and share the
-    Catchment's process group, so they receive whatever the terminal sends it; but they must
-    outlive a Catchment stopped with Ducks at work, to reap those Ducks (they exit by
-    themselves once the last one is gone). A blocked signal stays blocked across fork and
-    exec, so they are deaf to the terminal from their first instruction; the Catchment itself
-    gets the signal, held pending meanwhile, as soon as this returns. Ducks unblock it again
-    (:func:`_as_a_duck`).
-    """
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, TERMINAL_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _as_a_duck(niceness: int) -> None:
-    """What a forked process does first to be a Duck: lead its own process group (so a
-    terminal's signals to the Catchment's group do not reach it, and ``kill`` of the group ends
-    everything it starts), take the signals the forkserver blocks as any process does, and run
-    at a lower CPU priority than the Catchment (which must answer the API and dispatch whatever
-    the Ducks are doing)."""
-    os.setpgid(0, 0)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, TERMINAL_SIGNALS)
-    with contextlib.suppress(OSError):
-        os.nice(niceness)
-
-
-def _forget_child(process: BaseProcess) -> None:
-    """Take a started Duck off multiprocessing's own list of children.
-
-    ``Process.start`` first polls every child on that list to drop the ones that ended, so
-    with two hundred Ducks alive each new one cost the Catchment ~3 ms instead of ~0.4 ms, in
-    the middle of the bursts when Ducks start. The Launcher watches and reaps its Ducks
-    itself (their sentinels), and nothing in the Catchment asks multiprocessing for its
-    children; off the list, a Catchment that exits without stopping its Ducks also does not
-    wait for them at exit (they dial back in to the next one). ``join``, ``is_alive`` and
-    ``close`` work as before. The list is private: where it is missing, nothing changes.
-    """
-    children = getattr(multiprocessing.process, "_children", None)
-    if isinstance(children, set):
-        children.discard(process)
-
-
-def _duck_entry(config: Any, niceness: int) -> None:
-    """Runs in the forked child: :func:`_as_a_duck`, then the worker."""
-    _as_a_duck(niceness)
-    from duckstring.duck.worker import run_duck
-
-    raise SystemExit(run_duck(config))
-
-
-def _spare_entry(channel: Connection, niceness: int) -> None:
-    """Runs in a spare Duck: what every Duck does before it knows its line
-    (:func:`_as_a_duck`, then :func:`~duckstring.duck.spare.get_ready`), then it waits for the
-    config naming its line and runs it. When the Catchment goes without naming one, it exits."""
-    _as_a_duck(niceness)
-    from duckstring.duck.spare import get_ready
-    from duckstring.duck.worker import run_duck
-
-    get_ready()
-    try:
-        config = channel.recv()
-    except (EOFError, OSError):
-        raise SystemExit(0) from None
-    finally:
-        channel.close()
-    raise SystemExit(run_duck(config))
-
-
-@dataclass
-class _Spare:
-    """A spare Duck, and the pipe its config goes down."""
-
-    process: BaseProcess
-    channel: Connection
-
-
-@dataclass
-class DuckProcess:
-    """A Duck this Catchment started (``process``), or one it adopted after a restart."""
-
-    line: str
-    pid: int
-    started_at: float
-    process: BaseProcess | None = None
-    #: For an adopted Duck (not our child): a pidfd that becomes readable when it exits.
-    pidfd: int | None = None
-    stopping: bool = False
-    killed: bool = False
-    #: Set when its exit is seen (its sentinel became readable): a check that costs nothing.
-    exited: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def sentinel(self) -> int:
-        if self.process is not None:
-            return self.process.sentinel
-        assert self.pidfd is not None
-        return self.pidfd
-
-    def is_alive(self) -> bool:
-        if self.process is not None:
-            return self.process.is_alive()
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        return not _is_zombie(self.pid)
-
-
-def process_memory(pid: int) -> int | None:
-    """The proportional set size of process ``pid`` in bytes (its own pages, and its share of
-    the pages it shares with the forkserver and the other Ducks); None if it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for row in handle:
-                if row.startswith("Pss:"):
-                    return int(row.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def read_memories(
-    pids: Mapping[str, int], give_way: Callable[[], bool] = lambda: False
-) -> dict[str, int | None]:
-    """The memory of each process in ``pids`` (:func:`process_memory`), read one at a time,
-    stopping early with what was read so far as soon as ``give_way()`` is true.
-
-    A reading costs ~2 ms of CPU for a Duck (the kernel walks its ~350 mappings), and the
-    Catchment reads on the thread that forks Ducks: a hundred idle Ducks read in one go would
-    keep a new Duck waiting ~0.2 s for its fork.
-    """
-    memories: dict[str, int | None] = {}
-    for key, pid in pids.items():
-        if give_way():
-            break
-        memories[key] = process_memory(pid)
-    return memories
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def line_lock_holder(lock: Path) -> int | None:
-    """The pid of the Duck holding a line's ``duck.lock``, or None when no Duck holds it."""
-    if not lock.exists():
-        return None
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            words = handle.read().split()
-            if len(words) >= 2 and words[0] == "pid" and words[1].isdigit():
-                return int(words[1])
-            return None
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    return None
+#: Told when a line's Duck ended: the line, its exit code (None when it cannot be known, as for
+#: a Duck adopted after a restart, which is not this Catchment's child) and whether it was adopted.
+OnExit = Callable[[str, int | None, bool], None]
 
 
 class LauncherClosed(RuntimeError):
     """The Catchment is stopping: no new Duck may start."""
 
 
-class Launcher:
-    """The Catchment's Duck processes, one per running line.
+class Launcher(Protocol):
+    """Starts, watches and stops the Ducks of a Catchment, one per line.
 
-    ``spawn`` and ``replenish`` fork, and may run on a worker thread (so a fork never stalls
-    the event loop); ``bind`` only writes to a pipe. Forks are serialised under a lock that
-    ``stop_all`` also takes, so no Duck escapes a shutdown. ``spares`` is how many spare Ducks
-    ``replenish`` keeps waiting (0: none; every Duck is forked when its line needs it).
+    ``start``, ``replenish`` and ``memory`` may block (a fork, reading a process's memory): the
+    Catchment calls them off its event loop. Every other method is cheap and is called on the
+    loop.
     """
 
-    def __init__(
-        self,
-        make_config: Callable[[str, str, int, str | None, tuple[Any, ...]], Any],
-        niceness: int = DUCK_NICENESS,
-        spares: int = 0,
+    #: How many spare Ducks it keeps waiting, started but not yet given a line.
+    spares: int
+
+    def start(
+        self, line: str, version: str | None = None, commands: Sequence[BeginRun] = ()
     ) -> None:
-        self._make_config = make_config
-        self.niceness = niceness
-        self.spares = spares
-        self._context: ForkServerContext = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(PRELOAD)
-        self.ducks: dict[str, DuckProcess] = {}
-        self._spares: list[_Spare] = []
-        #: Held while a process is forked (``__main__`` is set aside meanwhile).
-        self._fork_lock = threading.Lock()
-        #: Held while ``ducks`` and the spares change.
-        self._lock = threading.Lock()
-        self._closed = False
+        """Start the Duck of ``line``. ``version`` is the one it will most likely run first (it
+        loads that code while it waits for its first command); ``commands`` are the line's
+        runs already waiting, which it begins without polling for them."""
+        ...
 
-    def warm(self) -> None:
-        """Start the forkserver now, so the first Duck does not pay for it."""
-        from multiprocessing import forkserver
+    def take_spare(
+        self, line: str, version: str | None = None, commands: Sequence[BeginRun] = ()
+    ) -> bool:
+        """Make a waiting spare the Duck of ``line`` (arguments as for :meth:`start`); False
+        when no spare waits."""
+        ...
 
-        with _terminal_signals_blocked():
-            forkserver.ensure_running()
+    def replenish(self, give_way: Callable[[], bool] = lambda: False) -> int:
+        """Start spares until :attr:`spares` wait, or until ``give_way()`` says a line's Duck
+        waits to be started; returns how many were started."""
+        ...
 
-    def spawn(
-        self,
-        line: str,
-        name: str,
-        major: int,
-        version: str | None = None,
-        commands: tuple[Any, ...] = (),
-    ) -> DuckProcess:
-        """Fork the Duck of ``line``. ``version`` is the one it will most likely run first
-        (its code is loaded while the Duck waits for its first command); ``commands`` are
-        the line's commands already waiting, which the Duck begins without polling for them."""
-        process = self._context.Process(
-            target=_duck_entry,
-            args=(self._make_config(line, name, major, version, commands), self.niceness),
-            name=f"duck {line}",
-            daemon=False,
-        )
-        with self._fork_lock:
-            self._fork(process, f"no Duck starts for {line}")
-            assert process.pid is not None
-            duck = DuckProcess(line, process.pid, time.monotonic(), process=process)
-            with self._lock:
-                self.ducks[line] = duck
-        return duck
+    def spares_waiting(self) -> int:
+        """How many spares wait now."""
+        ...
 
-    def bind(
-        self,
-        line: str,
-        name: str,
-        major: int,
-        version: str | None = None,
-        commands: tuple[Any, ...] = (),
-    ) -> DuckProcess | None:
-        """Make a waiting spare the Duck of ``line`` (arguments as for :meth:`spawn`); None
-        when no spare waits. Costs a pipe write, not a fork: safe on the event loop."""
-        config = None
-        with self._lock:
-            if self._closed:
-                raise LauncherClosed(f"the Catchment is stopping; no Duck starts for {line}")
-            while self._spares:
-                spare = self._spares.pop(0)
-                if config is None:
-                    config = self._make_config(line, name, major, version, commands)
-                try:
-                    spare.channel.send(config)
-                except OSError:  # it died while it waited: the forkserver reaped it
-                    self._discard(spare)
-                    continue
-                spare.channel.close()
-                assert spare.process.pid is not None
-                duck = DuckProcess(line, spare.process.pid, time.monotonic(), process=spare.process)
-                self.ducks[line] = duck
-                return duck
-        return None
+    def adopt(self, line: str) -> bool:
+        """Take on a Duck of ``line`` that outlived the previous Catchment on this root (it
+        dials back in by itself); False when there is none."""
+        ...
 
-    def replenish(self, yield_to: Callable[[], bool] = lambda: False) -> int:
-        """Fork spare Ducks until ``spares`` wait, or until ``yield_to()`` says a line's Duck
-        is waiting to be forked; returns how many were forked. Run it off the event loop:
-        each is a fork."""
-        forked = 0
-        while True:
-            if yield_to():
-                return forked
-            with self._lock:
-                if self._closed or len(self._spares) >= self.spares:
-                    return forked
-            reader, writer = self._context.Pipe(duplex=False)
-            process = self._context.Process(
-                target=_spare_entry, args=(reader, self.niceness), name="duck (spare)"
-            )
-            try:
-                with self._fork_lock:
-                    self._fork(process, "no spare Duck starts")
-                    with self._lock:
-                        self._spares.append(_Spare(process, writer))
-            except BaseException:
-                writer.close()
-                raise
-            finally:
-                reader.close()  # the spare has its own copy
-            forked += 1
-
-    def spare_pids(self) -> list[int]:
-        """The process ids of the spares waiting, the next one to be bound first."""
-        with self._lock:
-            return [spare.process.pid for spare in self._spares if spare.process.pid is not None]
-
-    def _fork(self, process: BaseProcess, refused: str) -> None:
-        """Start ``process`` from the forkserver (the caller holds the fork lock)."""
-        if self._closed:
-            raise LauncherClosed(f"the Catchment is stopping; {refused}")
-        # A fork asks the forkserver, and starts it again first if it is gone.
-        with _main_set_aside(), _terminal_signals_blocked():
-            process.start()
-        _forget_child(process)
-
-    def _discard(self, spare: _Spare) -> None:
-        spare.channel.close()
-        spare.process.join(timeout=1.0)
-        if spare.process.exitcode is not None:
-            spare.process.close()
-
-    def adopt(self, line: str, pid: int) -> DuckProcess | None:
-        """Take on a Duck that outlived the previous Catchment process (it dials back in)."""
-        try:
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return None
-        duck = DuckProcess(line, pid, time.monotonic(), pidfd=pidfd)
-        self.ducks[line] = duck
-        return duck
-
-    def alive(self, line: str) -> DuckProcess | None:
-        duck = self.ducks.get(line)
-        if duck is not None and duck.is_alive():
-            return duck
-        return None
+    def watch(self, line: str, loop: asyncio.AbstractEventLoop, on_exit: OnExit) -> None:
+        """Call ``on_exit`` on ``loop`` once the Duck of ``line`` (started, bound or adopted)
+        ends, after collecting it. Only the line's current Duck is reported."""
+        ...
 
     def kill(self, line: str) -> None:
-        """Terminate the line's Duck and everything it started, now."""
-        duck = self.ducks.get(line)
-        if duck is not None:
-            _kill_group(duck)
+        """End the Duck of ``line`` and everything it started, now."""
+        ...
 
-    def reap(self, duck: DuckProcess) -> int | None:
-        """Collect an exited Duck; its exit code (negative: killed by that signal; None for an
-        adopted Duck, whose exit status only its real parent can read)."""
-        code: int | None = None
-        if duck.process is None:
-            if duck.pidfd is not None:
-                os.close(duck.pidfd)
-                duck.pidfd = None
-        else:
-            duck.process.join(timeout=5)
-            code = duck.process.exitcode
-            if code is not None:
-                duck.process.close()
-        if self.ducks.get(duck.line) is duck:
-            del self.ducks[duck.line]
-        return code
+    def memory(
+        self, lines: Collection[str], give_way: Callable[[], bool] = lambda: False
+    ) -> dict[str, int | None]:
+        """What the Ducks of ``lines`` hold in memory, in bytes (None: it could not be read),
+        read one at a time until ``give_way()``."""
+        ...
 
-    def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> list[DuckProcess]:
-        """Stop every Duck but those of the lines in ``leave`` (SIGTERM, then SIGKILL), reap
-        them, and start no more; spares are told to go by closing their pipes.
-
-        The Ducks of ``leave`` (lines with work in flight) are let go, running: they finish
-        their runs, keep their events in their ledgers and report them to the next Catchment
-        on this root, which adopts them. Returns the Ducks let go."""
-        with self._fork_lock, self._lock:
-            self._closed = True
-            spares, self._spares = self._spares, []
-        for spare in spares:
-            spare.channel.close()
-        ducks = list(self.ducks.values())
-        self.ducks.clear()
-        left = [duck for duck in ducks if duck.line in leave and _may_be_left(duck)]
-        for duck in left:
-            _let_go(duck)
-        stopping = [duck for duck in ducks if duck not in left]
-        for duck in stopping:
-            if duck.is_alive():
-                try:
-                    os.killpg(duck.pid, signal.SIGTERM)
-                except (ProcessLookupError, PermissionError):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(duck.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for duck in stopping:
-            while duck.is_alive() and time.monotonic() < deadline:
-                # Its sentinel (an adopted Duck's pidfd) becomes readable when it exits.
-                wait([duck.sentinel], max(0.0, deadline - time.monotonic()))
-            if duck.is_alive():
-                _kill_group(duck)
-                if duck.process is not None:
-                    duck.process.join(timeout=1.0)
-            if duck.pidfd is not None:
-                os.close(duck.pidfd)
-                duck.pidfd = None
-        for spare in spares:
-            spare.process.join(timeout=max(0.1, deadline - time.monotonic()))
-            if spare.process.exitcode is None:
-                spare.process.kill()
-                spare.process.join(timeout=1.0)
-            if spare.process.exitcode is not None:
-                spare.process.close()
-        return left
-
-
-def _may_be_left(duck: DuckProcess) -> bool:
-    """A Duck that is not already on its way out (told to stop, killed, or gone)."""
-    return not (duck.stopping or duck.killed or duck.exited) and duck.is_alive()
-
-
-def _let_go(duck: DuckProcess) -> None:
-    """Stop watching a Duck that goes on without this Catchment. Nothing of it is waited
-    for: its parent is the forkserver, which reaps it (and outlives it for that)."""
-    if duck.pidfd is not None:
-        os.close(duck.pidfd)
-        duck.pidfd = None
-    duck.process = None
-
-
-def _kill_group(duck: DuckProcess) -> None:
-    duck.killed = True
-    try:
-        os.killpg(duck.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(duck.pid, signal.SIGKILL)
+    def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> dict[str, str]:
+        """Stop every Duck but those of ``leave`` that still run, and every spare; start no
+        more. The Ducks of ``leave`` go on without this Catchment (they have work in flight and
+        report it to the next one). Returns the Ducks let go: line -> where it runs."""
+        ...

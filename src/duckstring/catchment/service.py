@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from duckstring.catchment.driver import Driver
+from duckstring.catchment.driver import Driver, split_line
+from duckstring.catchment.fleet import IDLE_DUCK_BYTES, FleetRules, loading_for
+from duckstring.catchment.forkserver import ForkserverLauncher
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import DUCK_NICENESS, IDLE_DUCK_BYTES, Launcher
+from duckstring.catchment.launcher import DUCK_NICENESS
+from duckstring.catchment.processes import lock_holder
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import POLL_WAIT, BeginRun
 from duckstring.layout import RootLayout
@@ -26,20 +29,12 @@ class RootBusy(RuntimeError):
 
 def check_root_free(root: Path) -> None:
     """Raise :class:`RootBusy` if a Catchment serves ``root`` now (without taking it)."""
-    lock = RootLayout(root).lock
-    if not lock.exists():
-        return
-    with open(lock, "a+") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise RootBusy(
-                f"another Catchment ({holder}) already serves {RootLayout(root).root}: "
-                "run exactly one Catchment process per root"
-            ) from None
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    holder = lock_holder(RootLayout(root).lock)
+    if holder is not None:
+        raise RootBusy(
+            f"another Catchment ({holder or 'another process'}) already serves "
+            f"{RootLayout(root).root}: run exactly one Catchment process per root"
+        )
 
 
 #: However much memory there is, at most this many idle Ducks wait at once.
@@ -105,7 +100,7 @@ class Catchment:
         self.url = config.url.rstrip("/") if config.url else None
         self.store: Store | None = None
         self.driver: Driver | None = None
-        self.launcher: Launcher | None = None
+        self.launcher: ForkserverLauncher | None = None
         self.board = JobBoard()
         self._lock_file: IO[str] | None = None
 
@@ -128,11 +123,10 @@ class Catchment:
         handle.flush()
         self._lock_file = handle
 
-    def duck_config(
-        self, line: str, name: str, major: int, version: str | None, commands: tuple[BeginRun, ...]
-    ) -> object:
+    def duck_config(self, line: str, version: str | None, commands: tuple[BeginRun, ...]) -> object:
         from duckstring.duck.worker import DuckConfig
 
+        name, major = split_line(line)
         return DuckConfig(
             root=self.layout.root,
             pond=name,
@@ -151,8 +145,11 @@ class Catchment:
         self._lock_root()
         self.store = Store(self.layout.database)
         self.layout.ponds.mkdir(parents=True, exist_ok=True)
-        self.launcher = Launcher(
-            self.duck_config, niceness=self.config.duck_niceness, spares=self.config.duck_spares
+        self.launcher = ForkserverLauncher(
+            self.duck_config,
+            lambda line: self.layout.duck_lock(*split_line(line)),
+            niceness=self.config.duck_niceness,
+            spares=self.config.duck_spares,
         )
         self.launcher.warm()
         try:
@@ -167,12 +164,14 @@ class Catchment:
             self.launcher,
             self.board,
             can_spawn=lambda: self.url is not None,
-            layout=self.layout,
-            silence=self.config.duck_silence,
-            prestart=self.config.duck_prestart,
-            linger=self.config.duck_linger,
-            linger_max=self.config.duck_linger_max,
-            linger_bytes=self.config.duck_linger_bytes,
+            rules=FleetRules(
+                prestart=self.config.duck_prestart,
+                loading=loading_for(os.cpu_count() or 1),
+                linger=self.config.duck_linger,
+                linger_max=self.config.duck_linger_max,
+                linger_bytes=self.config.duck_linger_bytes,
+                silence=self.config.duck_silence,
+            ),
         )
         self.driver.start(loop)
 
@@ -181,14 +180,14 @@ class Catchment:
         if self.url is None:
             self.url = url.rstrip("/")
             if self.driver is not None:
-                self.driver.spawn_deferred()
+                self.driver.fleet.review()  # the Ducks that waited for the URL start
 
     def stop(self) -> None:
         """Stop serving: idle Ducks and spares stop; Ducks with work in flight go on."""
         at_work: set[str] = set()
         if self.driver is not None:
             self.driver.stop()
-            at_work = self.driver.lines_at_work()
+            at_work = self.driver.fleet.at_work()
         if self.launcher is not None:
             left = self.launcher.stop_all(leave=at_work)
             if left:
@@ -197,7 +196,7 @@ class Catchment:
                     "its events and reports them to the next Catchment started on %s (with "
                     "no Catchment, it stops %g s after its work is done).",
                     f"{len(left)} Duck{'' if len(left) == 1 else 's'}",
-                    ", ".join(f"{duck.line} (pid {duck.pid})" for duck in left),
+                    ", ".join(f"{line} ({where})" for line, where in left.items()),
                     self.layout.root,
                     self.config.duck_orphan,
                 )
