@@ -36,15 +36,11 @@ from duckstring.engine.effects import (
     StopWorker,
 )
 from duckstring.engine.rows import restore
+from duckstring.pond.names import parse_line
 
 log = logging.getLogger("duckstring.catchment")
 
 T = TypeVar("T")
-
-
-def split_line(line: str) -> tuple[str, int]:
-    name, _, major = line.rpartition("@")
-    return name, int(major)
 
 
 class Driver:
@@ -150,7 +146,7 @@ class Driver:
         store = self.store
         for effect in effects:
             if isinstance(effect, RunBegan):
-                name, major = split_line(effect.pond)
+                name, major = parse_line(effect.pond)
                 deployment = self.lines.get(effect.pond)
                 store.run_began(
                     effect.pond,

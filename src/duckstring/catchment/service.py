@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from duckstring.catchment.driver import Driver, split_line
+from duckstring.catchment.driver import Driver
 from duckstring.catchment.fleet import IDLE_DUCK_BYTES, FleetRules, loading_for
 from duckstring.catchment.forkserver import ForkserverLauncher
 from duckstring.catchment.jobs import JobBoard
@@ -19,6 +19,7 @@ from duckstring.catchment.processes import lock_holder
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import POLL_WAIT, BeginRun
 from duckstring.layout import RootLayout
+from duckstring.pond.names import parse_line
 
 log = logging.getLogger("duckstring.catchment")
 
@@ -126,7 +127,7 @@ class Catchment:
     def duck_config(self, line: str, version: str | None, commands: tuple[BeginRun, ...]) -> object:
         from duckstring.duck.worker import DuckConfig
 
-        name, major = split_line(line)
+        name, major = parse_line(line)
         return DuckConfig(
             root=self.layout.root,
             pond=name,
@@ -147,7 +148,7 @@ class Catchment:
         self.layout.ponds.mkdir(parents=True, exist_ok=True)
         self.launcher = ForkserverLauncher(
             self.duck_config,
-            lambda line: self.layout.duck_lock(*split_line(line)),
+            lambda line: self.layout.duck_lock(*parse_line(line)),
             niceness=self.config.duck_niceness,
             spares=self.config.duck_spares,
         )
