@@ -122,3 +122,25 @@ def test_an_event_id_is_applied_once(tmp_path: Path) -> None:
     assert store.first_event("a@1", "ripple_started:1:x:0")
     assert not store.first_event("a@1", "ripple_started:1:x:0")
     assert store.first_event("b@1", "ripple_started:1:x:0")
+
+
+def test_measured_durations_are_the_median_of_the_last_successful_attempts(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "duck.db")
+    second = 1_000_000
+    took = {"load": [1, 2, 30, 4], "join": [5]}  # seconds, oldest first
+    seq = 0
+    for ripple, durations in took.items():
+        for seconds in durations:
+            seq += 1
+            store.attempt_started("sales@1", seq, ripple, 1, 0, 100 * second)
+            store.attempt_finished("sales@1", seq, ripple, 1, "success", (100 + seconds) * second)
+    store.attempt_started("sales@1", 99, "join", 1, 0, 0)
+    store.attempt_finished("sales@1", 99, "join", 1, "failed", 500 * second, "boom")
+    store.attempt_started("other@1", 1, "load", 1, 0, 0)  # still running: no measure
+    assert store.ripple_durations() == {"sales@1": {"load": 3.0, "join": 5.0}}
+    # Only the newest attempts count: the last two loads took 30 s and 4 s.
+    assert store.ripple_durations(["sales@1"], last=2) == {"sales@1": {"load": 17.0, "join": 5.0}}
+    assert store.ripple_durations(["nobody@1"]) == {}
+    store.close()

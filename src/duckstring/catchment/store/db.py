@@ -13,9 +13,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from duckstring.catchment.store.schema import MIGRATIONS
+from duckstring.engine.clock import SECOND
 from duckstring.engine.core import Engine
 from duckstring.engine.rows import TABLES, Rows, pond_rows
 from duckstring.pond.names import line_id
@@ -323,6 +325,32 @@ class Store:
             (*params, limit),
         ).fetchall()
         return [dict(row) for row in rows]
+
+    def ripple_durations(
+        self, lines: list[str] | None = None, last: int = 20
+    ) -> dict[str, dict[str, float]]:
+        """Measured durations: for each line (or only ``lines``) and each Ripple, the median in
+        seconds of its last ``last`` successful attempts. What the Catchment expects a Ripple
+        to take, for explaining and forecasting; a Ripple that never succeeded is absent."""
+        where, params = "", []
+        if lines is not None:
+            where = f"AND line IN ({', '.join('?' for _ in lines)})"
+            params = lines
+        rows = self.con.execute(
+            "SELECT line, ripple, took FROM (SELECT line, ripple, "
+            "finished_at - started_at AS took, "
+            "ROW_NUMBER() OVER (PARTITION BY line, ripple ORDER BY id DESC) AS newest "
+            "FROM ripple_runs WHERE status = 'success' AND started_at IS NOT NULL "
+            f"AND finished_at IS NOT NULL {where}) WHERE newest <= ?",
+            (*params, last),
+        ).fetchall()
+        taken: dict[str, dict[str, list[int]]] = {}
+        for row in rows:
+            taken.setdefault(row["line"], {}).setdefault(row["ripple"], []).append(row["took"])
+        return {
+            line: {ripple: max(0, median(took)) / SECOND for ripple, took in ripples.items()}
+            for line, ripples in taken.items()
+        }
 
     def attempts_of(self, line: str, seqs: list[int]) -> list[dict[str, Any]]:
         if not seqs:
