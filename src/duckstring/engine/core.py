@@ -259,6 +259,13 @@ class Engine:
             return floor + 1
         return due
 
+    def tide_due(self, p: PondNode, now: Micros) -> Micros | None:
+        """When ``p``'s Tide adds its next target (None: it holds no Tide)."""
+        trigger = p.trigger
+        if trigger is None or trigger.kind != "tide":
+            return None
+        return self._tide_due(p, trigger, now)
+
     def _tide(self, p: PondNode, trigger: Trigger, now: Micros) -> None:
         if self._tide_due(p, trigger, now) <= now:
             self._push(p, now, own(p.id, "tide"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from duckstring.engine.clock import NEVER, Micros
 from duckstring.engine.ripples import RippleGraph
@@ -88,6 +89,23 @@ class RunCause:
             "source_run": self.source_run,
             "window": self.window,
         }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunCause:
+        """The cause :meth:`to_row` wrote."""
+        demand = None
+        if row.get("by") is not None:
+            demand = Demand(row["by"], row["via"], row["origin"], row["trigger"])
+        source_f = row.get("source_f")
+        return cls(
+            row["kind"],
+            demand,
+            row.get("target"),
+            NEVER if source_f is None else int(source_f),
+            row.get("source"),
+            row.get("source_run"),
+            row.get("window"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
