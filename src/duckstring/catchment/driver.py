@@ -157,6 +157,7 @@ class Driver:
                     None if deployment is None else deployment.version,
                     effect.kind,
                     effect.at,
+                    None if effect.cause is None else effect.cause.to_row(),
                 )
                 self._begun.append(effect)
             elif isinstance(effect, RunCompleted):

@@ -102,4 +102,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE engine_ripples ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE engine_ripples ADD COLUMN runs_completed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: why a run happened. Each Pond Run records, as it begins, the demand that caused it
+    # and the Source that supplied its freshness (JSON, see engine.pond.RunCause.to_row); a
+    # line remembers which of its runs published its endF, for its Sinks' causes.
+    """
+    ALTER TABLE runs ADD COLUMN cause TEXT;
+    ALTER TABLE engine_ponds ADD COLUMN end_seq INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
