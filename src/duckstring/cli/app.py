@@ -52,6 +52,7 @@ _GROUPS: list[str] = [
     "status",
     "trigger",
     "control",
+    "alert",
     "query",
     "get",
 ]
