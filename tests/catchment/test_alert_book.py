@@ -90,7 +90,7 @@ def test_a_root_failure_alerts_once_with_its_blast_radius_and_a_clear_recovers_i
 
 def test_a_root_recovers_by_its_next_success() -> None:
     broken = Broken()
-    sim = chain(broken, source_retries=1)
+    sim = chain(broken, source_retries=3)
     book = AlertBook([FAILURE, RECOVERY])
     sim.tap("K")
     sim.run_for(5)

@@ -88,7 +88,10 @@ def check_url(url: str) -> apprise.plugins.NotifyBase:
         raise RuleError("to", "give the Apprise URL to deliver to, e.g. json://host/path")
     if len(url) > MAX_URL_LENGTH:
         raise RuleError("to", f"the URL is longer than {MAX_URL_LENGTH} characters")
-    service = apprise.Apprise.instantiate(url.strip())
+    try:
+        service = apprise.Apprise.instantiate(url.strip())
+    except Exception:  # a plugin refusing what it parsed: as unknown as any other
+        service = None
     if service is None:
         raise RuleError(
             "to",
@@ -101,7 +104,7 @@ def check_url(url: str) -> apprise.plugins.NotifyBase:
 def masked(url: str) -> str:
     """``url`` with its secrets (tokens, passwords) hidden, as Apprise prints it."""
     service = apprise.Apprise.instantiate(url)
-    return url if service is None else str(service.url(privacy=True))
+    return url if service is None else str(service.url(privacy=True))  # type: ignore[no-untyped-call]
 
 
 def make_rule(

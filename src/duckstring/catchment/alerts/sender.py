@@ -41,7 +41,7 @@ class Delivery:
         None once the attempts are spent."""
         if attempt >= self.attempts:
             return None
-        delay = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
+        delay = min(self.backoff * 2.0 ** (attempt - 1), self.backoff_max)
         return now + round(delay * SECOND)
 
 
@@ -53,7 +53,8 @@ def deliver(url: str, title: str, body: str, level: str, timeout: float) -> str 
     # Each attempt gets a service of its own, so no throttle state carries between attempts.
     service.socket_connect_timeout = timeout
     service.socket_read_timeout = timeout
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+    capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
+    with capture as captured:
         try:
             ok = service.notify(body=body, title=title, notify_type=apprise.NotifyType(level))
         except Exception as error:  # a plugin's own bug must not end the sender
@@ -122,7 +123,7 @@ class Sender:
                 return None
             now = self._now()
             if pending.next_at > now:
-                return (pending.next_at - now) / SECOND
+                return min((pending.next_at - now) / SECOND, 3600.0)
             if pending.url is None:
                 ledger.drop(con, pending)
                 continue

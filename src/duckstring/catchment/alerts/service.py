@@ -120,7 +120,8 @@ class Alerts:
             while True:
                 now = self.clock.now()
                 due = book.next_check(now)
-                wait = None if due is None else max(0.0, (due - now) / SECOND)
+                # At most an hour: a far bound must not exceed the longest wait a lock takes.
+                wait = None if due is None else min(max(0.0, (due - now) / SECOND), 3600.0)
                 try:
                     items = [self._queue.get(timeout=wait)]
                 except queue.Empty:
