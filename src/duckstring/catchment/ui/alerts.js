@@ -82,7 +82,7 @@ export class AlertsPanel {
                   h("td", { class: "mono" }, rule.name),
                   h("td", {}, rule.duration ? `${rule.on} ${rule.duration}` : rule.on),
                   h("td", {}, rule.ponds.length ? rule.ponds.join(", ") : "all"),
-                  h("td", { class: "mono small" }, rule.to),
+                  h("td", { class: "mono alert-url" }, rule.to),
                   h("td", {}, rule.state, rule.pending ? ` · ${rule.pending} pending` : ""),
                   h(
                     "td",
