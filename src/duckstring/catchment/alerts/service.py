@@ -30,9 +30,9 @@ from duckstring.engine.core import Engine
 
 log = logging.getLogger("duckstring.catchment")
 
-#: Batches waiting for the evaluator at most; past it the hook stops queueing and sends every
-#: line that moved once there is room again (the book works from states, so nothing is lost
-#: but a fault that began and ended meanwhile).
+#: Batches waiting for the evaluator at most; past it the hook keeps the lines that moved and
+#: sends them once there is room again (the book works from states, so nothing is lost but a
+#: fault that began and ended meanwhile).
 QUEUE_BOUND = 10_000
 
 _STOP = object()
@@ -50,7 +50,8 @@ class Alerts:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BOUND)
         #: The facts last queued of each line (only the event loop touches it).
         self._queued: dict[str, LineFacts] = {}
-        self._behind = False
+        #: Lines whose facts moved but could not be queued (the queue was full).
+        self._missed: set[str] = set()
         self._reload = threading.Event()
         self.sender = Sender(lambda: ledger.connect(database), self.clock.now, delivery)
         self._thread = threading.Thread(
@@ -72,8 +73,10 @@ class Alerts:
 
     def seen(self, engine: Engine, changed: Iterable[str]) -> None:
         """The driver's hook: queue the facts of the changed lines that moved."""
-        if self._behind:
-            changed = engine.ponds  # a batch was refused: compare every line this time
+        if self._missed:
+            # A batch was refused: its lines go with this one (at most every line once).
+            changed = self._missed.union(changed)
+            self._missed = set()
         batch = []
         for line in changed:
             p = engine.ponds.get(line)
@@ -87,9 +90,8 @@ class Alerts:
         try:
             self._queue.put_nowait(batch)
         except queue.Full:
-            self._behind = True
+            self._missed = {facts.id for facts in batch}
             return
-        self._behind = False
         for facts in batch:
             self._queued[facts.id] = facts
 
