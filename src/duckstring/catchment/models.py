@@ -239,3 +239,51 @@ class WhyRunAnswer(BaseModel):
     cause: WhyCause | None = Field(description="Null for runs begun before causes were recorded")
     reasons: list[WhyReason]
     summary: str
+
+
+class AlertBody(BaseModel):
+    """An alert rule as a client adds it; every refusal is a 422 naming its field."""
+
+    name: StrictStr = Field(description="Lowercase letters, digits, '_' or '-'")
+    on: StrictStr = Field(description="failure, recovery, stale or forecast-breach")
+    duration: StrictStr | None = Field(
+        default=None, description="A stale rule's bound on staleness, e.g. 1h or 90m"
+    )
+    ponds: list[StrictStr] = Field(
+        default_factory=list,
+        description="Pond names (every major) or lines (name@major) it watches; none: all",
+    )
+    to: StrictStr = Field(description="The Apprise URL it delivers to (json://, slack://, …)")
+
+
+class AlertRecord(BaseModel):
+    name: str
+    on: str
+    duration: str | None = Field(description="A stale rule's bound")
+    ponds: list[str]
+    to: str = Field(description="The Apprise URL, its secrets hidden")
+    created_at: str | None
+    state: str = Field(description="active, or waiting for forecast support")
+    pending: int = Field(description="Notifications of it not delivered yet")
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertRecord]
+
+
+class AlertDelivery(BaseModel):
+    id: int
+    at: str | None
+    rule: str
+    notification: int = Field(description="The notification this attempt delivered")
+    kind: str = Field(description="failure, recovery, stale or test")
+    line: str | None
+    attempt: int = Field(description="1 for the first attempt")
+    ok: bool
+    error: str | None
+    title: str
+    state: str = Field(description="The notification's: pending, sent, failed or dropped")
+
+
+class AlertLog(BaseModel):
+    deliveries: list[AlertDelivery] = Field(description="Newest first")

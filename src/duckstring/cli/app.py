@@ -53,6 +53,7 @@ _GROUPS: list[str] = [
     "trigger",
     "control",
     "why",
+    "alert",
     "query",
     "get",
 ]
