@@ -40,7 +40,7 @@ def test_a_begun_run_stores_its_cause_and_it_survives_a_restart(tmp_path: Path) 
     run(body)
     store = Store(tmp_path / "duck.db")
     try:
-        assert store.schema_version == len(MIGRATIONS) == 3
+        assert store.schema_version == len(MIGRATIONS)
         again = store.run("solo@1", 1)
         assert again is not None and again["status"] == "success"
         assert again["cause"]["via"] == "pulse"
