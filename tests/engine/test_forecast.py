@@ -240,3 +240,18 @@ def test_to_api_has_exactly_the_documented_keys() -> None:
     assert body["bottleneck"] == {"line": "sales", "ripple": "join_lines", "seconds": 3.0}
     assert body["bound"] == 1.0 and body["holds"] is False
     assert body["at"] == "2026-01-05T00:00:00Z"
+
+
+def test_a_graph_too_busy_to_simulate_far_enough_is_cut_off_and_says_so() -> None:
+    sim = Simulation()
+    previous: list[str] = []
+    for index in range(300):
+        sim.deploy(f"L{index}", {"r": []}, sources=previous)
+        previous = [f"L{index}"]
+    sim.wave("L299")  # every line runs each second: 300 s of that is past the budget
+    before = sim.engine.events
+    predicted = forecast(engine_rows(sim.engine), "L299", sim.now, {}, tide=SECOND)
+    assert sim.engine.events == before
+    assert predicted.next_fresh is None and predicted.holds is None
+    assert predicted.reason is not None and "too busy" in predicted.reason
+    assert predicted.bottleneck == Bottleneck("L299", "r", DEFAULT_RIPPLE_SECONDS)

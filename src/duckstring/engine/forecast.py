@@ -38,8 +38,10 @@ OUTPUTS = 12
 WARM_UP = 3
 #: Simulated time to look ahead (longer for a Tide with a long bound: ``OUTPUTS + 1`` bounds).
 HORIZON: Micros = 8 * DAY
-#: Instants to simulate at most, which bounds the cost of one forecast on any graph.
+#: Instants and engine calls to simulate at most: what bounds the cost of one forecast (a
+#: few milliseconds per thousand calls), however wide or busy the graph.
 MAX_STEPS = 3000
+MAX_EVENTS = 15_000
 #: How far a settled cadence may pass a Tide's bound and still hold it (clock ticks).
 TOLERANCE = 0.001
 
@@ -177,13 +179,13 @@ def forecast(
     reason = None
     if not outputs:
         began = sim.began[line] > 0
-        reason = _no_output(engine, p, lineage, now, until, had_demand or began)
+        reason = _no_output(engine, p, lineage, now, until, had_demand or began, capped)
     holds: bool | None = None
     if bound is not None:
         if cadence is not None:
             holds = cadence <= bound / SECOND * (1 + TOLERANCE)
-        elif capped and outputs:
-            holds, reason = None, "too few fresh outputs simulated to tell"
+        elif capped:
+            holds, reason = None, reason or "too few fresh outputs simulated to tell"
         else:
             holds = False
     return answer(outputs, cadence, holds, reason)
@@ -257,11 +259,14 @@ def _expected(
 
 
 def _fresh_outputs(sim: Simulation, line: str, until: Micros) -> tuple[list[Micros], bool]:
-    """When the line's endF advanced, instant by instant; and whether the step cap ended it."""
+    """When the line's endF advanced, instant by instant; and whether a cap ended it."""
     p = sim.engine.pond(line)
     last = p.end_f
     outputs: list[Micros] = []
+    budget = sim.engine.events + MAX_EVENTS
     for _ in range(MAX_STEPS):
+        if sim.engine.events > budget:
+            break
         at = sim.next_event_at()
         if at is None or at > until:
             return outputs, False
@@ -382,6 +387,7 @@ def _no_output(
     now: Micros,
     until: Micros,
     had_demand: bool,
+    capped: bool,
 ) -> str:
     if not had_demand:
         return "no demand"
@@ -400,4 +406,6 @@ def _no_output(
         at, name = upcoming[0]
         if at > until:
             return f"waiting for window {name} on {pond}, opens {iso(at)}"
+    if capped:
+        return "no fresh output within what a forecast may simulate (the graph is too busy)"
     return f"no fresh output within {format_duration(until - now)} of simulated time"
