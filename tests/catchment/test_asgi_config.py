@@ -79,3 +79,25 @@ def test_bad_values_are_refused_by_name(
     with pytest.raises(SystemExit) as refused:
         config_from_environment()
     assert name in str(refused.value) and message in str(refused.value)
+
+
+def test_the_alert_delivery_knobs_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ALERT_TIMEOUT", "ALERT_ATTEMPTS", "ALERT_BACKOFF"):
+        monkeypatch.delenv(f"DUCKSTRING_{name}", raising=False)
+    config = config_from_environment()
+    assert (config.alert_timeout, config.alert_attempts, config.alert_backoff) == (10.0, 6, 5.0)
+    monkeypatch.setenv("DUCKSTRING_ALERT_TIMEOUT", "2.5")
+    monkeypatch.setenv("DUCKSTRING_ALERT_ATTEMPTS", "3")
+    monkeypatch.setenv("DUCKSTRING_ALERT_BACKOFF", "0.5")
+    config = config_from_environment()
+    assert (config.alert_timeout, config.alert_attempts, config.alert_backoff) == (2.5, 3, 0.5)
+    for name, value, message in (
+        ("DUCKSTRING_ALERT_ATTEMPTS", "0", "must be at least 1"),
+        ("DUCKSTRING_ALERT_TIMEOUT", "301", "must be at most 300"),
+        ("DUCKSTRING_ALERT_BACKOFF", "never", "must be a number of seconds"),
+    ):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SystemExit) as refused:
+            config_from_environment()
+        assert name in str(refused.value) and message in str(refused.value)
+        monkeypatch.setenv(name, "1")

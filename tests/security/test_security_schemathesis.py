@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from duckstring.catchment.alerts.rules import RuleError, check_url
 from duckstring.catchment.gitsource import check_repo_url
 from duckstring.catchment.upload import IntakeError
 from e2e.server import Server
@@ -35,6 +36,7 @@ KNOWN = {
     "window": "nightly",
 }
 CLOSED_PORT_REPO = "https://127.0.0.1:9/pond.git"
+CLOSED_PORT_ALERTS = "json://127.0.0.1:9/alerts"
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +90,12 @@ def test_no_generated_request_makes_the_server_fail(live: Server) -> None:
             except IntakeError:
                 return body  # refused before git runs
             return {**body, "repo_url": CLOSED_PORT_REPO}
+        if isinstance(body, dict) and isinstance(body.get("to"), str):
+            try:
+                check_url(body["to"])
+            except RuleError:
+                return body  # refused before anything is stored
+            return {**body, "to": CLOSED_PORT_ALERTS}  # an alert test delivers here, not out
         return body
 
     failures: list[str] = []

@@ -19,6 +19,9 @@ for its line's next run; at most ``DUCKSTRING_DUCK_LINGER_MAX`` idle Ducks wait 
 Ducks run ``DUCKSTRING_DUCK_NICE`` (19) steps below the Catchment's CPU priority, so it stays
 responsive however busy they are (0: the same priority).
 A query over published tables is stopped after ``DUCKSTRING_QUERY_TIMEOUT`` seconds (30).
+An alert delivery attempt waits at most ``DUCKSTRING_ALERT_TIMEOUT`` seconds (10) to connect and
+as long to read; a notification gets ``DUCKSTRING_ALERT_ATTEMPTS`` attempts (6), the first retry
+after ``DUCKSTRING_ALERT_BACKOFF`` seconds (5), each next one twice as late.
 ``DUCKSTRING_ALLOW_LOCAL_GIT=1`` lets a git deploy clone a local path or ``file://`` URL; unset,
 they are refused, since a hosted Catchment must not clone its own disk.
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from duckstring.catchment.fleet import FleetRules
@@ -74,6 +74,9 @@ class Driver:
         #: Runs that ended in the last transaction, (line, seq): a begin_run of theirs still
         #: queued for a Duck is taken back.
         self._ended: list[tuple[str, int]] = []
+        #: Told the lines each committed change touched (all of them after a restore), so
+        #: alerts can follow faults and freshness; it must only queue, never block.
+        self.on_change: Callable[[Engine, Iterable[str]], None] | None = None
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -88,6 +91,7 @@ class Driver:
             self.engine = restore(self.store.load_engine_rows(), now)
             self._record(self.engine.drain(), now)
             self.store.save_ponds(self.engine, self.engine.take_changed())
+        self._changed(self.engine.ponds)
         self.fleet.start(loop)
         for line, run in self.engine.in_flight_runs():
             if line not in self.lines:
@@ -122,7 +126,8 @@ class Driver:
             with self.store.transaction():
                 result = operation(self.engine, now)
                 self._record(self.engine.drain(), now)
-                self.store.save_ponds(self.engine, self.engine.take_changed())
+                changed = self.engine.take_changed()
+                self.store.save_ponds(self.engine, changed)
         except EngineError:
             raise  # refused before it changed anything (the engine's contract)
         except BaseException:
@@ -130,7 +135,12 @@ class Driver:
             self._rebuild()
             raise
         self._flush()
+        self._changed(changed)
         return result
+
+    def _changed(self, lines: Iterable[str]) -> None:
+        if self.on_change is not None:
+            self.on_change(self.engine, lines)
 
     def _rebuild(self) -> None:
         self._begun.clear()
@@ -141,6 +151,7 @@ class Driver:
             self.engine = restore(self.store.load_engine_rows(), now)
             self._record(self.engine.drain(), now)
             self.store.save_ponds(self.engine, self.engine.take_changed())
+        self._changed(self.engine.ponds)
 
     def _record(self, effects: list[Effect], now: Micros) -> None:
         store = self.store
@@ -157,6 +168,7 @@ class Driver:
                     None if deployment is None else deployment.version,
                     effect.kind,
                     effect.at,
+                    None if effect.cause is None else effect.cause.to_row(),
                 )
                 self._begun.append(effect)
             elif isinstance(effect, RunCompleted):

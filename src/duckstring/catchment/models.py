@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictStr
 
@@ -217,3 +217,101 @@ class ForecastRecord(BaseModel):
         description="The slowest Ripple the line's fresh output waits for"
     )
     reason: str | None = Field(description="Why there is no next_fresh, if there is none")
+
+
+class WhyReason(BaseModel):
+    kind: str = Field(description="What holds the line: holds_pull, waits_for_source, failed, …")
+    rule: str = Field(description="The section of the engine's rule set the reason comes from")
+    line: str = Field(description="name@major of the line the reason points at")
+    text: str
+    detail: dict[str, Any] = Field(
+        description="The facts: engine times in microseconds, durations in seconds"
+    )
+
+
+class Why(BaseModel):
+    line: str
+    state: str = Field(description="failed, killed, blocked, running, queued or idle")
+    at: str
+    reasons: list[WhyReason] = Field(description="The chain of reasons, root last")
+    summary: str
+
+
+class WhyRun(BaseModel):
+    seq: int = Field(description="The run's seq on its line, as /api/runs lists it")
+    kind: str
+    status: str
+    version: str | None
+    f: str | None
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+
+
+class WhyCause(BaseModel):
+    kind: str = Field(description="pull, push, retry, wake or force")
+    by: str | None = Field(description="The line that delivered the demand (a Sink, or itself)")
+    via: str | None = Field(description="sink, or the trigger or verb on the line itself")
+    origin: str | None = Field(description="The line whose trigger or verb began the chain")
+    trigger: str | None = Field(description="That trigger or verb")
+    target_f: str | None = Field(description="The push target the run met")
+    source_f: str | None = Field(description="The freshness the run took")
+    source: str | None = Field(description="The Source line whose endF supplied it")
+    source_run: int | None = Field(description="The run of that Source that published it")
+    window: str | None = Field(description="The window that gave an Inlet its freshness")
+
+
+class WhyRunAnswer(BaseModel):
+    line: str
+    run: WhyRun
+    cause: WhyCause | None = Field(description="Null for runs begun before causes were recorded")
+    reasons: list[WhyReason]
+    summary: str
+
+
+class AlertBody(BaseModel):
+    """An alert rule as a client adds it; every refusal is a 422 naming its field."""
+
+    name: StrictStr = Field(description="Lowercase letters, digits, '_' or '-'")
+    on: StrictStr = Field(description="failure, recovery, stale or forecast-breach")
+    duration: StrictStr | None = Field(
+        default=None, description="A stale rule's bound on staleness, e.g. 1h or 90m"
+    )
+    ponds: list[StrictStr] = Field(
+        default_factory=list,
+        description="Pond names (every major) or lines (name@major) it watches; none: all",
+    )
+    to: StrictStr = Field(description="The Apprise URL it delivers to (json://, slack://, …)")
+
+
+class AlertRecord(BaseModel):
+    name: str
+    on: str
+    duration: str | None = Field(description="A stale rule's bound")
+    ponds: list[str]
+    to: str = Field(description="The Apprise URL, its secrets hidden")
+    created_at: str | None
+    state: str = Field(description="active, or waiting for forecast support")
+    pending: int = Field(description="Notifications of it not delivered yet")
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertRecord]
+
+
+class AlertDelivery(BaseModel):
+    id: int
+    at: str | None
+    rule: str
+    notification: int = Field(description="The notification this attempt delivered")
+    kind: str = Field(description="failure, recovery, stale or test")
+    line: str | None
+    attempt: int = Field(description="1 for the first attempt")
+    ok: bool
+    error: str | None
+    title: str
+    state: str = Field(description="The notification's: pending, sent, failed or dropped")
+
+
+class AlertLog(BaseModel):
+    deliveries: list[AlertDelivery] = Field(description="Newest first")

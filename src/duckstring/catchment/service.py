@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from duckstring.catchment.alerts.sender import Delivery
+from duckstring.catchment.alerts.service import Alerts
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.fleet import IDLE_DUCK_BYTES, FleetRules, loading_for
 from duckstring.catchment.forkserver import ForkserverLauncher
@@ -90,6 +92,11 @@ class CatchmentConfig:
     #: Whether a git deploy may clone a local path or ``file://`` URL: it reads this machine's
     #: disk, so only a Catchment on the author's own machine allows it (the CLI's do).
     allow_local_git: bool = False
+    #: Seconds one alert delivery attempt may take (connect and read, each), how many
+    #: attempts a notification gets, and the delay before the first retry (doubling).
+    alert_timeout: float = 10.0
+    alert_attempts: int = 6
+    alert_backoff: float = 5.0
 
 
 class Catchment:
@@ -103,6 +110,7 @@ class Catchment:
         self.driver: Driver | None = None
         self.launcher: ForkserverLauncher | None = None
         self.board = JobBoard()
+        self.alerts: Alerts | None = None
         self._lock_file: IO[str] | None = None
 
     def _lock_root(self) -> None:
@@ -174,6 +182,17 @@ class Catchment:
                 silence=self.config.duck_silence,
             ),
         )
+        self.alerts = Alerts(
+            self.layout.database,
+            Delivery(
+                timeout=self.config.alert_timeout,
+                attempts=self.config.alert_attempts,
+                backoff=self.config.alert_backoff,
+            ),
+            self.driver.clock,
+        )
+        self.alerts.start()
+        self.driver.on_change = self.alerts.seen
         self.driver.start(loop)
 
     def learn_url(self, url: str) -> None:
@@ -201,6 +220,8 @@ class Catchment:
                     self.layout.root,
                     self.config.duck_orphan,
                 )
+        if self.alerts is not None:
+            self.alerts.stop()
         if self.store is not None:
             self.store.close()
         if self._lock_file is not None:

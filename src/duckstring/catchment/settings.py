@@ -66,6 +66,13 @@ def flag(variable: str) -> bool:
     raise SettingError(f"{variable} must be 1 or 0, not {os.environ[variable]!r}")
 
 
+def _attempts(variable: str, default: int) -> int:
+    value = count(variable, default, most=100)
+    if value < 1:
+        raise SettingError(f"{variable} must be at least 1, not {os.environ[variable]!r}")
+    return value
+
+
 #: How each knob of :class:`CatchmentConfig` is read, given the field's default.
 _KNOBS: dict[str, Callable[[Any], Any]] = {
     "duck_silence": lambda default: seconds("DUCKSTRING_DUCK_SILENCE", default),
@@ -84,6 +91,10 @@ _KNOBS: dict[str, Callable[[Any], Any]] = {
         "DUCKSTRING_QUERY_TIMEOUT", default, most=math.floor(threading.TIMEOUT_MAX)
     ),
     "allow_local_git": lambda default: flag("DUCKSTRING_ALLOW_LOCAL_GIT"),
+    # An attempt's timeout bounds how long one slow receiver holds the others' deliveries.
+    "alert_timeout": lambda default: seconds("DUCKSTRING_ALERT_TIMEOUT", default, most=300),
+    "alert_attempts": lambda default: _attempts("DUCKSTRING_ALERT_ATTEMPTS", default),
+    "alert_backoff": lambda default: seconds("DUCKSTRING_ALERT_BACKOFF", default, most=3600),
 }
 
 

@@ -52,6 +52,8 @@ _GROUPS: list[str] = [
     "status",
     "trigger",
     "control",
+    "why",
+    "alert",
     "query",
     "get",
 ]

@@ -15,29 +15,20 @@ The class knows nothing of HTTP: tests drive it with :meth:`Executor.submit` and
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 from duckstring.duck import protocol
-from duckstring.duck.events import duck_event, ripple_event, run_event
+from duckstring.duck.calls import RippleCalls
+from duckstring.duck.events import duck_event
 from duckstring.duck.lane import Lane
-from duckstring.duck.ledger import (
-    FAILED,
-    INTERRUPTED,
-    RUNNING,
-    SUCCESS,
-    Ledger,
-    RunRow,
-)
-from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown, run_event_id
+from duckstring.duck.ledger import FAILED, INTERRUPTED, RUNNING, SUCCESS, Ledger, RunRow
+from duckstring.duck.progress import Progress, StallWatch
+from duckstring.duck.protocol import BeginRun, DuckEvent, Shutdown
 from duckstring.duck.records import (
     EXPORTING,
     FAILING,
@@ -48,17 +39,19 @@ from duckstring.duck.records import (
     Stop,
     one_line,
     reshaped_in_flight,
+    run_of,
 )
 from duckstring.duck.registry import open_registry
 from duckstring.duck.registry import prepared as registry_prepared
 from duckstring.duck.registry import release as release_registry
-from duckstring.duck.versions import VersionCode, load_version
+from duckstring.duck.reporting import Reporter
+from duckstring.duck.versions import LoadedVersions, VersionCode
 from duckstring.engine.clock import DAY, NEVER, Micros, SystemClock
 from duckstring.engine.pond import FORCE
 from duckstring.engine.ripples import RetryRipple, RippleGraph
-from duckstring.layout import LayoutError, RootLayout
+from duckstring.layout import RootLayout
 from duckstring.pond.handle import swap_lock_for
-from duckstring.pond.isolation import ModuleImportError, user_traceback
+from duckstring.pond.isolation import ModuleImportError
 from duckstring.pond.names import line_id
 
 EXIT_OK = 0
@@ -70,13 +63,6 @@ def stderr_log(message: str) -> None:
     # A Duck may outlive the terminal it writes to (see worker._say).
     with contextlib.suppress(OSError, ValueError):
         print(message, file=sys.stderr, flush=True)
-
-
-@dataclass
-class _Counters:
-    submitted: int = 0
-    handled: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Clock(Protocol):
@@ -112,7 +98,6 @@ class Executor:
         self.duck_id = duck_id
         self.stall = stall
         self.clock: Clock = clock or SystemClock()
-        self.on_event = on_event
         self.log = log
         self.expect = expect
         layout.line(pond, major).mkdir(parents=True, exist_ok=True)
@@ -122,12 +107,11 @@ class Executor:
         fresh_instance = not registry_prepared()
         self.con = open_registry(registry_path)
         self.swap_lock = swap_lock_for(self.con, registry_path)
-        self.pool = ThreadPoolExecutor(max_workers=max_threads or 32, thread_name_prefix="ripple")
         self.queue: SimpleQueue[Any] = SimpleQueue()
+        self.calls = RippleCalls(self.queue.put, max_threads)
         self.lane = Lane(self.con, layout.data(pond, major), self.queue.put, warm=fresh_instance)
-        self.codes: dict[str, VersionCode] = {}
-        #: Identity of each loaded version's folder (inode, mtime) when its code was loaded.
-        self.code_stamps: dict[str, tuple[int, int]] = {}
+        self.versions = LoadedVersions(layout, pond, major, self.con, self.swap_lock)
+        self.reporter = Reporter(self.ledger, on_event)
         self.graph: RippleGraph | None = None
         self.graph_seq = -1
         self.runs: dict[int, RunState] = {}
@@ -140,12 +124,8 @@ class Executor:
         self.failure: str | None = None
         self.unrecorded: DuckEvent | None = None
         self._tokens = 0
-        self._idle_since: float | None = None
-        self._counters = _Counters()
-        self._calls = 0  # Ripple functions executing on pool threads right now
-        self._closing = False
-        self._settled = threading.Condition()
-        self._has_work = False
+        self.stall_watch = StallWatch(stall)
+        self.progress = Progress()
         self._thread: threading.Thread | None = None
         self._restore()
 
@@ -181,8 +161,7 @@ class Executor:
 
     def submit(self, command: BeginRun | Shutdown) -> None:
         """Hand a command from the Catchment to the coordinator (any thread)."""
-        with self._counters.lock:
-            self._counters.submitted += 1
+        self.progress.submitted()
         self.queue.put(command)
 
     def shutdown(self) -> None:
@@ -197,7 +176,7 @@ class Executor:
     def outstanding(self) -> bool:
         """Whether this Duck holds work it has not finished (a run, a Ripple or a report), as
         of the coordinator's last step; safe to read from any thread."""
-        return self._has_work
+        return self.progress.outstanding
 
     def _work_outstanding(self) -> bool:
         return bool(
@@ -207,8 +186,7 @@ class Executor:
     @property
     def calls_running(self) -> int:
         """Ripple functions still executing (after a terminate, nobody waits for them)."""
-        with self._counters.lock:
-            return self._calls
+        return self.calls.executing
 
     @property
     def busy(self) -> bool:
@@ -217,28 +195,12 @@ class Executor:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every submitted command was handled and no work is outstanding."""
-
-        def idle() -> bool:
-            with self._counters.lock:
-                handled = self._counters.handled == self._counters.submitted
-            return self.exit_code is not None or (handled and not self.outstanding)
-
-        with self._settled:
-            return self._settled.wait_for(idle, timeout)
+        return self.progress.wait_idle(timeout)
 
     def wait_handled(self, timeout: float) -> bool:
         """Wait until every command submitted so far was handled (the Ripples it made due have
         started), the coordinator stopped, or ``timeout`` passed; False on the timeout."""
-        with self._counters.lock:
-            target = self._counters.submitted
-
-        def handled() -> bool:
-            with self._counters.lock:
-                done = self._counters.handled >= target
-            return done or self.exit_code is not None
-
-        with self._settled:
-            return self._settled.wait_for(handled, timeout)
+        return self.progress.wait_handled(timeout)
 
     def close(self, *, exiting: bool = False) -> bool:
         """Release the pools, the working database and the ledger. True when Ripple functions
@@ -246,10 +208,7 @@ class Executor:
 
         With ``exiting`` (the process ends right after), the working database is checkpointed
         and left for the exit to drop rather than closed (:func:`registry.release`)."""
-        with self._counters.lock:
-            self._closing = True
-            still_running = self._calls > 0
-        self.pool.shutdown(wait=not still_running, cancel_futures=True)
+        still_running = self.calls.close()
         self.lane.close(wait=not still_running)
         if not still_running:
             if exiting:
@@ -273,8 +232,7 @@ class Executor:
             )
             code = EXIT_ERROR
         self.exit_code = code
-        with self._settled:
-            self._settled.notify_all()
+        self.progress.stop()
         return code
 
     def _load_expected(self) -> None:
@@ -284,12 +242,12 @@ class Executor:
         if self.expect is None:
             return
         with contextlib.suppress(Exception):
-            self._code(self.expect)
+            self.versions.load(self.expect)
 
     def _loop(self) -> int:
         while True:
             try:
-                item = self.queue.get(timeout=self._stall_wait())
+                item = self.queue.get(timeout=self.stall_watch.wait())
             except Empty:
                 item = None
             if isinstance(item, Stop):
@@ -298,20 +256,19 @@ class Executor:
                 self._handle(item)
             if not self.stopping:
                 self._pump()
-            self._has_work = self._work_outstanding()
+            self.progress.outstanding = self._work_outstanding()
             if isinstance(item, BeginRun | Shutdown):  # counted once its effects are visible
-                with self._counters.lock:
-                    self._counters.handled += 1
+                self.progress.handled()
             if self.stopping and not self.running and not self.lane.pending:
                 return EXIT_OK
-            if self._stalled():
+            stuck = self.progress.outstanding and not self.running and not self.lane.pending
+            if self.stall_watch.stalled(stuck):
                 self.failure = (
                     f"stalled: outstanding work but no Ripple running for {self.stall:g} s"
                 )
                 self.report_worker_error(self.failure, None)
                 return EXIT_STALLED
-            with self._settled:
-                self._settled.notify_all()
+            self.progress.settle()
 
     def _handle(self, item: object) -> None:
         if isinstance(item, Outcome):
@@ -325,20 +282,6 @@ class Executor:
         else:
             raise TypeError(f"the coordinator cannot handle {item!r}")
 
-    def _stall_wait(self) -> float | None:
-        if self._idle_since is None:
-            return None
-        return max(0.0, self.stall - (time.monotonic() - self._idle_since))
-
-    def _stalled(self) -> bool:
-        if not self._has_work or self.running or self.lane.pending:
-            self._idle_since = None
-            return False
-        if self._idle_since is None:
-            self._idle_since = time.monotonic()
-            return self.stall <= 0
-        return time.monotonic() - self._idle_since >= self.stall
-
     # -- begin_run ---------------------------------------------------------------------------------
 
     def _begin_run(self, command: BeginRun) -> None:
@@ -350,11 +293,11 @@ class Executor:
             return
         row = self.ledger.run(command.seq)
         if row is not None and row.status != RUNNING:
-            self._resend_ending(row)
+            self.reporter.ending_again(row, self.clock.now())
             return
         now = self.clock.now()
         try:
-            code = self._code(command.version)
+            code = self.versions.load(command.version)
         except Exception as error:
             self._cannot_begin(command, error, now)
             return
@@ -387,54 +330,12 @@ class Executor:
             graph.budgets[run.f] = max(0, command.immediate_retries - spent)
         self._check_completion()
 
-    def _code(self, version: str) -> VersionCode:
-        """The code of ``version``, loaded again when its folder was replaced since: a redeploy
-        of the same version overwrites it, and the next run must take the shipped fix."""
-        try:
-            info = os.stat(self.layout.version(self.pond, version))
-            stamp: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)
-        except (OSError, LayoutError):
-            stamp = None  # load_version says what is wrong with it
-        code = self.codes.get(version)
-        if code is None or stamp is None or self.code_stamps.get(version) != stamp:
-            code = load_version(
-                self.layout, self.pond, self.major, version, self.con, self.swap_lock
-            )
-            self.codes[version] = code
-            if stamp is not None:
-                self.code_stamps[version] = stamp
-        return code
-
     def _cannot_begin(self, command: BeginRun, error: Exception, now: Micros) -> None:
         """The run's code does not load: the run fails (the Duck itself is fine)."""
         message = f"cannot load version {command.version}: {one_line(error)}"
         trace = error.traceback_text if isinstance(error, ModuleImportError) else None
-        event = run_event(
-            protocol.RUN_FAILED, now, command.seq, command.f, error=message, traceback=trace
-        )
         self.runs.pop(command.seq, None)
-        self.ledger.begin_run(
-            RunRow(
-                command.seq,
-                command.f,
-                command.version,
-                command.kind,
-                command.immediate_retries,
-                RUNNING,
-            ),
-            now,
-        )
-        self.ledger.finish_runs([command.seq], FAILED, now, [event], message)
-        self.on_event()
-
-    def _resend_ending(self, row: RunRow) -> None:
-        """A run this line already finished was dispatched again: say again how it ended."""
-        kind = protocol.RUN_COMPLETED if row.status == SUCCESS else protocol.RUN_FAILED
-        if not self.ledger.resend(run_event_id(kind, row.seq)):
-            self.ledger.add_events(
-                [run_event(kind, self.clock.now(), row.seq, row.f, error=row.error)]
-            )
-        self.on_event()
+        self.reporter.run_not_begun(command, now, message, trace)
 
     def _shape_graph(self, code: VersionCode, run: RunState) -> None:
         """The graph follows the code of the newest run begun."""
@@ -466,67 +367,20 @@ class Executor:
         assert graph is not None
         graph.start(name, f)
         number = graph.attempt_of(name, f)
-        run = self._run_of(f, forcing=graph.nodes[name].forcing)
-        code = self.codes[run.version]
+        latest = self.latest
+        assert latest is not None  # set with the graph
+        run = run_of(self.runs.values(), latest, f, forcing=graph.nodes[name].forcing)
+        code = self.versions[run.version]
         function = code.function(name)
         if function is None:  # a Ripple the run's version lacks: take the newest code
-            assert self.latest is not None
-            code = self.codes[self.latest.version]
+            code = self.versions[latest.version]
             function = code.function(name)
         attempt = Attempt(run.seq, f, name, number, code)
-        now = self.clock.now()
-        started = ripple_event(protocol.RIPPLE_STARTED, now, attempt)
-        self.ledger.start_attempt(run.seq, f, name, number, now, started)
-        self.on_event()
+        self.reporter.attempt_started(attempt, self.clock.now())
         self._tokens += 1
         token = self._tokens
         self.running[token] = attempt
-        self.pool.submit(self._call, token, attempt, function)
-
-    def _run_of(self, f: Micros, *, forcing: bool) -> RunState:
-        """The run a Ripple Run at ``f`` belongs to."""
-        live = [r for r in self.runs.values() if r.status == RUNNING and not r.dormant]
-        choices = (
-            [r for r in live if r.kind == FORCE and r.f <= f] if forcing else [],
-            [r for r in live if r.kind != FORCE and r.f == f],
-            [r for r in live if r.kind != FORCE and r.f <= f],
-            live,
-        )
-        for candidates in choices:
-            if candidates:
-                return max(candidates, key=lambda r: r.seq)
-        assert self.latest is not None
-        return self.latest
-
-    def _call(self, token: int, attempt: Attempt, function: Callable[[Any], Any] | None) -> None:
-        """Run one Ripple attempt (on a pool thread) and queue its outcome."""
-        with self._counters.lock:
-            if self._closing:
-                return  # the Duck stopped before this attempt got a thread
-            self._calls += 1
-        outcome = Outcome(token, attempt)
-        try:
-            if function is None:
-                raise LookupError(f"no code for Ripple {attempt.ripple!r}")
-            handle = attempt.code.base.for_thread()
-            try:
-                function(handle)
-            except BaseException as error:
-                # Named while the handle still holds its snapshots: DuckDB says /dev/fd/N.
-                outcome = Outcome(
-                    token,
-                    attempt,
-                    handle.explain(one_line(error)),
-                    handle.explain(user_traceback(error)),
-                )
-            finally:
-                handle.close()
-        except BaseException as error:
-            outcome = Outcome(token, attempt, one_line(error), user_traceback(error))
-        finally:
-            with self._counters.lock:
-                self._calls -= 1
-        self.queue.put(outcome)
+        self.calls.start(token, attempt, function)
 
     def _attempt_ended(self, outcome: Outcome) -> None:
         attempt = self.running.pop(outcome.token)
@@ -535,11 +389,7 @@ class Executor:
         ours = graph is not None and node is not None and node.busy
         now = self.clock.now()
         if outcome.error is None:
-            event = ripple_event(protocol.RIPPLE_SUCCEEDED, now, attempt)
-            self.ledger.finish_attempt(
-                attempt.seq, attempt.ripple, attempt.attempt, SUCCESS, now, [event]
-            )
-            self.on_event()
+            self.reporter.attempt_succeeded(attempt, now)
             if ours:
                 assert graph is not None
                 graph.finish(attempt.ripple)
@@ -554,25 +404,9 @@ class Executor:
             failed_f = result.f
         elif graph is not None:  # a Ripple the current code no longer has
             graph.drop_runs_through(attempt.f)
-        event = ripple_event(
-            protocol.RIPPLE_FAILED,
-            now,
-            attempt,
-            retrying=retrying,
-            error=outcome.error,
-            traceback=outcome.traceback,
+        self.reporter.attempt_failed(
+            attempt, now, retrying=retrying, error=outcome.error, trace=outcome.traceback
         )
-        self.ledger.finish_attempt(
-            attempt.seq,
-            attempt.ripple,
-            attempt.attempt,
-            FAILED,
-            now,
-            [event],
-            outcome.error,
-            outcome.traceback,
-        )
-        self.on_event()
         if not retrying:
             self._fail_runs(failed_f, attempt.seq, outcome.error, outcome.traceback)
         self._check_completion()
@@ -625,27 +459,17 @@ class Executor:
         self.lane.ended()
         now = self.clock.now()
         if ending.error is None:
-            if ending.forced:
-                events = [
-                    run_event(protocol.RUN_COMPLETED, now, seq, self.runs[seq].f)
-                    for seq in ending.seqs
-                ]
-            else:
-                events = [run_event(protocol.RUN_COMPLETED, now, ending.reporting_seq, ending.f)]
-            self.ledger.finish_runs(ending.seqs, SUCCESS, now, events)
-        else:
-            event = run_event(
-                protocol.RUN_FAILED,
-                now,
-                ending.reporting_seq,
-                ending.f,
-                error=ending.error,
-                traceback=ending.traceback,
+            # Forced runs each report their own completion; the rest, one run reports for all.
+            reported = (
+                [(seq, self.runs[seq].f) for seq in ending.seqs]
+                if ending.forced
+                else [(ending.reporting_seq, ending.f)]
             )
-            self.ledger.finish_runs(ending.seqs, FAILED, now, [event], ending.error)
+            self.reporter.runs_completed(ending.seqs, reported, now)
+        else:
+            self.reporter.runs_failed(ending, now)
         for seq in ending.seqs:
             self.runs.pop(seq, None)
-        self.on_event()
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -665,4 +489,4 @@ class Executor:
             self._say(f"cannot record the worker error: {one_line(error)}")
             self.unrecorded = event
             return
-        self.on_event()
+        self.reporter.on_event()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from duckstring.duck.ledger import RUNNING
 from duckstring.duck.versions import VersionCode
 from duckstring.engine.clock import Micros
+from duckstring.engine.pond import FORCE
 from duckstring.engine.ripples import RippleGraph, RippleSpec
 
 #: In-memory states of a run beyond the ledger's: its ending is on its way through the lane.
@@ -62,6 +64,22 @@ def one_line(error: BaseException) -> str:
     """``Type: message`` on one line."""
     text = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def run_of(runs: Iterable[RunState], latest: RunState, f: Micros, *, forcing: bool) -> RunState:
+    """The run a Ripple Run at ``f`` belongs to (``latest``, the newest run begun, when no run
+    in hand claims it)."""
+    live = [r for r in runs if r.status == RUNNING and not r.dormant]
+    choices = (
+        [r for r in live if r.kind == FORCE and r.f <= f] if forcing else [],
+        [r for r in live if r.kind != FORCE and r.f == f],
+        [r for r in live if r.kind != FORCE and r.f <= f],
+        live,
+    )
+    for candidates in choices:
+        if candidates:
+            return max(candidates, key=lambda r: r.seq)
+    return latest
 
 
 def reshaped_in_flight(graph: RippleGraph, specs: tuple[RippleSpec, ...]) -> RippleGraph:

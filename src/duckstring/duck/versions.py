@@ -7,6 +7,7 @@ folder under the root: the manifest, then the Ripples module imported in isolati
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 
 from duckstring.engine.ripples import RippleSpec
-from duckstring.layout import RootLayout
+from duckstring.layout import LayoutError, RootLayout
 from duckstring.pond.handle import Pond
 from duckstring.pond.manifest import Manifest, load_manifest
 from duckstring.pond.names import line_id
@@ -86,3 +87,47 @@ def load_version(
         swap_lock=swap_lock,
     )
     return VersionCode(str(manifest.version), manifest, topology, base)
+
+
+class LoadedVersions:
+    """The versions of one line a Duck has loaded, each loaded again when its folder was
+    replaced since: a redeploy of the same version overwrites it, and the next run must take
+    the shipped fix."""
+
+    def __init__(
+        self,
+        layout: RootLayout,
+        pond: str,
+        major: int,
+        con: duckdb.DuckDBPyConnection,
+        swap_lock: threading.Lock,
+    ) -> None:
+        self.layout = layout
+        self.pond = pond
+        self.major = major
+        self.con = con
+        self.swap_lock = swap_lock
+        self._codes: dict[str, VersionCode] = {}
+        #: Identity of each loaded version's folder (inode, mtime) when its code was loaded.
+        self._stamps: dict[str, tuple[int, int]] = {}
+
+    def load(self, version: str) -> VersionCode:
+        """The current code of ``version``; raises what :func:`load_version` raises."""
+        try:
+            info = os.stat(self.layout.version(self.pond, version))
+            stamp: tuple[int, int] | None = (info.st_ino, info.st_mtime_ns)
+        except (OSError, LayoutError):
+            stamp = None  # load_version says what is wrong with it
+        code = self._codes.get(version)
+        if code is None or stamp is None or self._stamps.get(version) != stamp:
+            code = load_version(
+                self.layout, self.pond, self.major, version, self.con, self.swap_lock
+            )
+            self._codes[version] = code
+            if stamp is not None:
+                self._stamps[version] = stamp
+        return code
+
+    def __getitem__(self, version: str) -> VersionCode:
+        """The code of ``version`` as last loaded."""
+        return self._codes[version]

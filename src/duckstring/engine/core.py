@@ -32,12 +32,17 @@ from duckstring.engine.pond import (
     PUSH,
     RETRY,
     RUNNING,
+    SINK,
     WAKE,
     WAVE,
+    Demand,
+    Failure,
     PondNode,
     Run,
+    RunCause,
     SourceEdge,
     Trigger,
+    own,
 )
 from duckstring.engine.ripples import RippleGraph, RippleSpec
 from duckstring.engine.windows import WindowRule
@@ -201,7 +206,7 @@ class Engine:
         if trigger is not None and not p.blocked:
             if trigger.kind == "wave":
                 if not p.in_flight and not p.has_demand and not p.runs and not p.ripples.any_busy:
-                    self._pull(p)
+                    self._pull(p, own(p.id, "wave"))
             else:
                 self._tide(p, trigger, now)
         source_f, d = self.source_f(p, now)
@@ -254,28 +259,72 @@ class Engine:
             return floor + 1
         return due
 
+    def tide_due(self, p: PondNode, now: Micros) -> Micros | None:
+        """When ``p``'s Tide adds its next target (None: it holds no Tide)."""
+        trigger = p.trigger
+        if trigger is None or trigger.kind != "tide":
+            return None
+        return self._tide_due(p, trigger, now)
+
     def _tide(self, p: PondNode, trigger: Trigger, now: Micros) -> None:
         if self._tide_due(p, trigger, now) <= now:
-            self._push(p, now)
+            self._push(p, now, own(p.id, "tide"))
 
     def _begin(self, p: PondNode, source_f: Micros, d: Micros, kind: str, now: Micros) -> None:
+        cause = self._cause(p, source_f, kind, now)
         if p.has_pull and p.sources and not p.blocked and not p.pull_local:
+            relay = self._relay(p)
             for edge in p.sources:
                 source = self.ponds.get(edge.source)
                 if source is not None:
-                    self._pull(source)
+                    self._pull(source, relay)
         p.start_f = source_f
         p.has_pull = False
         p.pull_local = False
         if p.targets and p.targets[0] <= source_f:
             p.targets = [t for t in p.targets if t > source_f]
+            for met in [t for t in p.push_demand if t <= source_f]:
+                del p.push_demand[met]
         p.d = d
         p.ripples.stamp(source_f, p.immediate_retries)
         p.run_seq += 1
-        p.runs[p.run_seq] = Run(p.run_seq, source_f, kind, now)
-        self._effects.append(RunBegan(p.id, p.run_seq, source_f, d, kind, now, p.immediate_retries))
+        p.runs[p.run_seq] = Run(p.run_seq, source_f, kind, now, cause=cause)
+        self._effects.append(
+            RunBegan(p.id, p.run_seq, source_f, d, kind, now, p.immediate_retries, cause)
+        )
         self._start_ripples(p)
         self._touch(p)
+
+    def _cause(self, p: PondNode, source_f: Micros, kind: str, now: Micros) -> RunCause:
+        """What starts the run about to begin: the demand it meets and who supplied its
+        freshness. Read before ``_begin`` changes anything; a few lookups, no search."""
+        target: Micros | None = None
+        demand: Demand | None = None
+        if kind == PUSH:
+            target = p.targets[0]
+            demand = p.push_demand.get(target)
+        elif kind != RETRY:
+            demand = p.pull_demand
+        if not p.sources:
+            window = None
+            if p.windows:
+                opened = window_rules.open_window(p.windows, now)
+                window = None if opened is None else opened.rule
+            return RunCause(kind, demand, target, source_f, window=window)
+        required = any(not edge.optional for edge in p.sources)
+        for edge in p.sources:
+            if required and edge.optional:
+                continue
+            source = self.ponds.get(edge.source)
+            if source is not None and source.end_f == source_f:
+                return RunCause(kind, demand, target, source_f, source.id, source.end_seq or None)
+        return RunCause(kind, demand, target, source_f)
+
+    @staticmethod
+    def _relay(p: PondNode) -> Demand:
+        """The demand ``p`` passes to its Sources: what it holds, relayed."""
+        held = p.pull_demand
+        return held.relayed(p.id) if held is not None else Demand(p.id, SINK, p.id, "pull")
 
     def _start_ripples(self, p: PondNode) -> None:
         """Start the Ripple Runs the line's Duck starts now (it runs the same push rules), so a
@@ -286,10 +335,11 @@ class Engine:
             if graph.start(name, f) and not p.blocked:
                 self._set_pull(p)  # the held pull reached a root: the Pond re-arms
 
-    def _pull(self, p: PondNode) -> None:
+    def _pull(self, p: PondNode, demand: Demand) -> None:
         """Pull reaches a Pond (from a Sink or a trigger)."""
         if p.blocked:
             return
+        p.pull_demand = demand
         if p.in_flight or p.runs:
             reached_root = p.ripples.pull_leaves()
             self._touch(p)
@@ -320,10 +370,14 @@ class Engine:
             p.has_pull = True
             p.pull_local = False
             self._touch(p)
+            relay: Demand | None = None
             for edge in p.sources:
                 source = self.ponds.get(edge.source)
                 if source is None or source.blocked or source.start_f > p.start_f:
                     continue
+                if relay is None:
+                    relay = self._relay(p)
+                source.pull_demand = relay
                 if source.in_flight or source.runs:
                     if source.ripples.pull_leaves() or self._holds_parked_pull(source):
                         stack.append(source)
@@ -334,22 +388,26 @@ class Engine:
                     source.ripples.pull_all()
                     stack.append(source)
 
-    def _push(self, start: PondNode, target: Micros) -> None:
+    def _push(self, start: PondNode, target: Micros, demand: Demand) -> None:
         """A push target reaches a Pond and travels at once to its required Sources."""
-        stack = [start]
+        stack = [(start, demand)]
         while stack:
-            p = stack.pop()
+            p, delivered = stack.pop()
             if p.blocked or target <= p.end_f or target <= p.start_f or target in p.targets:
                 continue
             p.targets.append(target)
             p.targets.sort()
+            p.push_demand[target] = delivered
             p.parked = False
             self._touch(p)
+            relay: Demand | None = None
             for edge in p.sources:
                 if not edge.optional:
                     source = self.ponds.get(edge.source)
                     if source is not None:
-                        stack.append(source)
+                        if relay is None:
+                            relay = delivered.relayed(p.id)
+                        stack.append((source, relay))
 
     def _refresh_blocked(self, start: PondNode, *, park: bool = False) -> None:
         """Derive ``blocked`` again from ``start`` down. With ``park``, a Pond that becomes
@@ -397,6 +455,7 @@ class Engine:
         p.failed_f = max(p.failed_f, f)
         p.failures += 1
         p.is_failed = True
+        p.failure = Failure(max(r.seq for r in p.runs.values() if r.f <= f), f, now, error)
         p.parked = False  # the fault rules (retry on change) take over
         p.ripples.drop_runs_through(f)
         self._touch(p)
@@ -409,6 +468,7 @@ class Engine:
         p.is_failed = False
         p.failed_f = NEVER
         p.failures = 0
+        p.failure = None
         if killed:
             p.is_killed = False
         for seq in [seq for seq, run in p.runs.items() if run.status == HALTED]:
@@ -500,13 +560,13 @@ class Engine:
     def tap(self, pond_id: str, now: Micros) -> None:
         """Deliver one pull."""
         self.events += 1
-        self._pull(self.pond(pond_id))
+        self._pull(self.pond(pond_id), own(pond_id, "tap"))
         self._settle(now)
 
     def pulse(self, pond_id: str, now: Micros) -> None:
         """Add the push target ``now``."""
         self.events += 1
-        self._push(self.pond(pond_id), now)
+        self._push(self.pond(pond_id), now, own(pond_id, "pulse"))
         self._settle(now)
 
     def wave(self, pond_id: str, now: Micros) -> None:
@@ -515,7 +575,7 @@ class Engine:
         p = self.pond(pond_id)
         p.trigger = WAVE
         self._touch(p)
-        self._pull(p)
+        self._pull(p, own(p.id, "wave"))
         self._settle(now)
 
     def tide(self, pond_id: str, bound: Micros, now: Micros) -> None:
@@ -551,6 +611,7 @@ class Engine:
         if not p.blocked and not p.has_pull:
             p.has_pull = True
             p.pull_local = True
+            p.pull_demand = own(p.id, "wake")
             self._touch(p)
         self._settle(now)
 
@@ -572,8 +633,11 @@ class Engine:
         self._unpark(p)
         p.ripples.force(f, p.immediate_retries)
         p.run_seq += 1
-        p.runs[p.run_seq] = Run(p.run_seq, f, FORCE, now)
-        self._effects.append(RunBegan(p.id, p.run_seq, f, p.d, FORCE, now, p.immediate_retries))
+        cause = RunCause(FORCE, own(p.id, "force"), None, f)
+        p.runs[p.run_seq] = Run(p.run_seq, f, FORCE, now, cause=cause)
+        self._effects.append(
+            RunBegan(p.id, p.run_seq, f, p.d, FORCE, now, p.immediate_retries, cause)
+        )
         self._start_ripples(p)
         self._touch(p)
         self._settle(now)
@@ -587,6 +651,7 @@ class Engine:
             p.has_pull = False
             p.pull_local = False
             p.targets = []
+            p.push_demand = {}
             p.trigger = None
             p.parked = False  # nothing is held any more
             p.ripples.clear_pull()
@@ -608,6 +673,7 @@ class Engine:
         p.has_pull = False
         p.pull_local = False
         p.targets = []
+        p.push_demand = {}
         p.is_killed = True
         self._touch(p)
         self._refresh_blocked(p)
@@ -725,18 +791,20 @@ class Engine:
         p.ripples.settle(f)
         if advanced:
             p.end_f = f
+            p.end_seq = max((run.seq for run in done if run.f == f), default=p.end_seq)
             if p.start_f < f:
                 p.start_f = f
             if p.is_failed and f > p.failed_f:
                 p.is_failed = False
                 p.failed_f = NEVER
                 p.failures = 0
+                p.failure = None
                 self._refresh_blocked(p)
             for sink in self.sinks(p.id):
                 self._unpark(sink)  # a Source's endF advanced: what it holds may start
                 self._mark(sink)
             if p.trigger is not None and p.trigger.kind == "wave" and not p.blocked:
-                self._pull(p)
+                self._pull(p, own(p.id, "wave"))
         self._touch(p)
         self._settle(now)
 

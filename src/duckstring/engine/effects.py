@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from duckstring.engine.clock import Micros
+from duckstring.engine.pond import RunCause
 
 
 @dataclass(frozen=True, slots=True)
 class RunBegan:
     """Begin a Pond Run of ``pond`` at freshness ``f``.
 
-    ``kind`` says why: pull, push, retry, wake or force.
+    ``kind`` says why: pull, push, retry, wake or force; ``cause`` says whose demand and which
+    Source's freshness (None for a run re-dispatched after a restart: it was recorded then).
     """
 
     pond: str
@@ -26,6 +28,7 @@ class RunBegan:
     kind: str
     at: Micros
     immediate_retries: int
+    cause: RunCause | None = None
 
 
 @dataclass(frozen=True, slots=True)

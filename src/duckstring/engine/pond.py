@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from duckstring.engine.clock import NEVER, Micros
 from duckstring.engine.ripples import RippleGraph
@@ -33,6 +34,89 @@ class Trigger:
 
 WAVE = Trigger("wave")
 
+#: How demand reached a line from a Sink (the other values of ``Demand.via`` name a trigger or
+#: verb set on the line itself: tap, wave, pulse, tide, wake, force).
+SINK = "sink"
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """Where the demand a line holds came from: the line that delivered it (a Sink, or the
+    line itself for its own trigger or verb) and the trigger or verb that began the chain."""
+
+    by: str
+    via: str
+    origin: str
+    trigger: str
+
+    def relayed(self, sink: str) -> Demand:
+        """The same demand, as ``sink`` passes it on to its Sources."""
+        return Demand(sink, SINK, self.origin, self.trigger)
+
+
+def own(line: str, trigger: str) -> Demand:
+    """Demand a line's own trigger or verb gives it."""
+    return Demand(line, trigger, line, trigger)
+
+
+@dataclass(frozen=True, slots=True)
+class RunCause:
+    """The demand that started a Pond Run, and the freshness it took, as of its start."""
+
+    kind: str
+    demand: Demand | None
+    #: The push target the run meets (push runs only).
+    target: Micros | None
+    source_f: Micros
+    #: The Source line whose endF gave ``source_f``, and its run that published it.
+    source: str | None = None
+    source_run: int | None = None
+    #: The window that gave an Inlet its freshness.
+    window: str | None = None
+
+    def to_row(self) -> dict[str, object]:
+        """Plain values (engine times as microseconds, NEVER as None) for a host to store."""
+        demand = self.demand
+        return {
+            "kind": self.kind,
+            "by": None if demand is None else demand.by,
+            "via": None if demand is None else demand.via,
+            "origin": None if demand is None else demand.origin,
+            "trigger": None if demand is None else demand.trigger,
+            "target": self.target,
+            "source_f": None if self.source_f == NEVER else self.source_f,
+            "source": self.source,
+            "source_run": self.source_run,
+            "window": self.window,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RunCause:
+        """The cause :meth:`to_row` wrote."""
+        demand = None
+        if row.get("by") is not None:
+            demand = Demand(row["by"], row["via"], row["origin"], row["trigger"])
+        source_f = row.get("source_f")
+        return cls(
+            row["kind"],
+            demand,
+            row.get("target"),
+            NEVER if source_f is None else int(source_f),
+            row.get("source"),
+            row.get("source_run"),
+            row.get("window"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The last failure of a line: which run, when, and what the worker said."""
+
+    seq: int
+    f: Micros
+    at: Micros
+    error: str
+
 
 @dataclass(slots=True)
 class Run:
@@ -43,6 +127,7 @@ class Run:
     kind: str
     started_at: Micros
     status: str = RUNNING
+    cause: RunCause | None = None
 
 
 class PondNode:
@@ -53,7 +138,9 @@ class PondNode:
         "d",
         "deadline",
         "end_f",
+        "end_seq",
         "failed_f",
+        "failure",
         "failures",
         "has_pull",
         "id",
@@ -61,7 +148,9 @@ class PondNode:
         "is_failed",
         "is_killed",
         "parked",
+        "pull_demand",
         "pull_local",
+        "push_demand",
         "rev",
         "ripples",
         "run_seq",
@@ -98,6 +187,13 @@ class PondNode:
         self.failures = 0
         self.is_killed = False
         self.blocked = False
+        #: The last failure while the line is failed (in memory: a restored engine has None).
+        self.failure: Failure | None = None
+        #: Where the latest pull that reached the line came from, and each held target's.
+        self.pull_demand: Demand | None = None
+        self.push_demand: dict[Micros, Demand] = {}
+        #: The run that published ``end_f`` (0: none yet).
+        self.end_seq = 0
         #: Set by ``clear`` and deploys: the demand and standing trigger the line holds wait
         #: until new demand reaches it or a Source's endF advances (they start nothing).
         self.parked = False

@@ -54,6 +54,7 @@ def pond_rows(p: PondNode) -> Rows:
             "trigger_bound": None if trigger is None else trigger.bound,
             "run_seq": p.run_seq,
             "runs_completed": p.runs_completed,
+            "end_seq": p.end_seq,
         }
     )
     for position, edge in enumerate(p.sources):
@@ -171,6 +172,7 @@ def restore(rows: Mapping[str, Iterable[Row]], now: Micros) -> Engine:
             p.trigger = Trigger(row["trigger_kind"], row["trigger_bound"])
         p.run_seq = row["run_seq"]
         p.runs_completed = row["runs_completed"]
+        p.end_seq = row.get("end_seq") or 0
         for target_row in targets.get(pond_id, []):
             if target_row["ripple"] is None:
                 p.targets.append(target_row["f"])

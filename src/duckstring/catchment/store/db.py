@@ -245,11 +245,23 @@ class Store:
         version: str | None,
         kind: str,
         at: int,
+        cause: dict[str, Any] | None = None,
     ) -> None:
+        """A Pond Run began; ``cause`` (the engine's ``RunCause.to_row``) says why."""
         self.con.execute(
             "INSERT OR REPLACE INTO runs (line, name, major, seq, f, version, kind, started_at, "
-            "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
-            (line, name, major, seq, f, version, kind, at),
+            "status, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+            (
+                line,
+                name,
+                major,
+                seq,
+                f,
+                version,
+                kind,
+                at,
+                None if cause is None else json.dumps(cause),
+            ),
         )
 
     def run_finished(
@@ -325,6 +337,30 @@ class Store:
             (*params, limit),
         ).fetchall()
         return [dict(row) for row in rows]
+
+    def run(self, line: str, seq: int) -> dict[str, Any] | None:
+        """One run of ``line`` by its seq, its ``cause`` decoded (None when not recorded)."""
+        row = self.con.execute(
+            "SELECT * FROM runs WHERE line = ? AND seq = ?", (line, seq)
+        ).fetchone()
+        if row is None:
+            return None
+        run = dict(row)
+        run["cause"] = None if run["cause"] is None else json.loads(run["cause"])
+        return run
+
+    def last_failed_runs(self, lines: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The newest failed or killed run of each of ``lines`` that has one."""
+        wanted = list(lines)
+        if not wanted:
+            return {}
+        rows = self.con.execute(
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY line ORDER BY seq DESC) "
+            "AS newest FROM runs WHERE status IN ('failed', 'killed') "
+            f"AND line IN ({', '.join('?' for _ in wanted)})) WHERE newest = 1",
+            wanted,
+        ).fetchall()
+        return {row["line"]: dict(row) for row in rows}
 
     def ripple_durations(
         self, lines: list[str] | None = None, last: int = 20

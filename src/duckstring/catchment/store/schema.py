@@ -102,4 +102,58 @@ MIGRATIONS: list[str] = [
     ALTER TABLE engine_ripples ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE engine_ripples ADD COLUMN runs_completed INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: why a run happened. Each Pond Run records, as it begins, the demand that caused it
+    # and the Source that supplied its freshness (JSON, see engine.pond.RunCause.to_row); a
+    # line remembers which of its runs published its endF, for its Sinks' causes.
+    """
+    ALTER TABLE runs ADD COLUMN cause TEXT;
+    ALTER TABLE engine_ponds ADD COLUMN end_seq INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4: operator-owned alert rules, the open incidents and fired staleness bounds they
+    # deduplicate by, the durable outbox of notifications and the log of every delivery attempt.
+    """
+    CREATE TABLE alert_rules (
+        name TEXT PRIMARY KEY,
+        on_kind TEXT NOT NULL,           -- failure, recovery, stale or forecast-breach
+        bound_us INTEGER,                -- stale: the staleness bound
+        ponds TEXT NOT NULL,             -- JSON: Pond names or lines it watches, [] for all
+        url TEXT NOT NULL,               -- the Apprise URL it delivers to
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE alert_incidents (
+        root TEXT PRIMARY KEY,           -- the failed line, one open incident each
+        opened_at INTEGER NOT NULL,
+        end_f INTEGER NOT NULL,          -- its freshness as it failed
+        error TEXT,
+        blocked TEXT NOT NULL            -- JSON: the lines it blocked
+    );
+    CREATE TABLE alert_stale (
+        rule TEXT NOT NULL, line TEXT NOT NULL, fired_at INTEGER NOT NULL,
+        PRIMARY KEY (rule, line)
+    );
+    CREATE TABLE alert_outbox (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        kind TEXT NOT NULL,              -- failure, recovery, stale or test
+        line TEXT,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        level TEXT NOT NULL,             -- the Apprise notification type
+        created_at INTEGER NOT NULL,
+        next_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'pending'   -- pending, sent, failed or dropped
+    );
+    CREATE INDEX alert_outbox_due ON alert_outbox (state, next_at);
+    CREATE TABLE alert_deliveries (
+        id INTEGER PRIMARY KEY,
+        notification INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX alert_deliveries_rule ON alert_deliveries (rule, id);
+    """,
 ]

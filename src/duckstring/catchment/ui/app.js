@@ -1,6 +1,7 @@
 // The web UI's entry: polls the status document about once a second, keeps the canvas, the
 // sidebar and the run history in step with it, and owns the selection.
 
+import { AlertsPanel } from "./alerts.js";
 import { api } from "./api.js";
 import { h, parseTime } from "./format.js";
 import { Graph, pondLook } from "./graph.js";
@@ -31,6 +32,7 @@ class App {
     this.sidebar = new Sidebar(document.getElementById("sidebar"), this);
     this.history = new RunHistory(document.getElementById("history"), this);
     this.detail = new RunDetail(document.getElementById("run-detail"), this);
+    this.alerts = new AlertsPanel(document.getElementById("alerts"), this);
     this.bindControls();
   }
 
@@ -255,6 +257,7 @@ class App {
 
   bindControls() {
     document.getElementById("fit").addEventListener("click", () => this.graph.fit());
+    document.getElementById("alerts-open").addEventListener("click", () => this.alerts.open());
     document.getElementById("zoom-in").addEventListener("click", () => this.graph.zoomBy(1.25));
     document.getElementById("zoom-out").addEventListener("click", () => this.graph.zoomBy(0.8));
     const search = document.getElementById("search");
@@ -273,7 +276,8 @@ class App {
     document.addEventListener("keydown", (event) => {
       const typing = event.target.closest && event.target.closest("input, select, textarea");
       if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
-      if (!document.getElementById("run-detail").hidden || !document.getElementById("key-prompt").hidden) return;
+      const open = ["run-detail", "key-prompt", "alerts"].some((id) => !document.getElementById(id).hidden);
+      if (open) return;
       if (event.key === "f" || event.key === "F") this.graph.fit();
       else if (event.key === "+" || event.key === "=") this.graph.zoomBy(1.25);
       else if (event.key === "-") this.graph.zoomBy(0.8);
