@@ -144,3 +144,16 @@ def test_measured_durations_are_the_median_of_the_last_successful_attempts(
     assert store.ripple_durations(["sales@1"], last=2) == {"sales@1": {"load": 17.0, "join": 5.0}}
     assert store.ripple_durations(["nobody@1"]) == {}
     store.close()
+
+
+def test_running_since_gives_the_start_of_each_ripple_running_now(tmp_path: Path) -> None:
+    store = Store(tmp_path / "duck.db")
+    store.attempt_started("sales@1", 1, "join", 0, 0, 10)
+    store.attempt_finished("sales@1", 1, "join", 0, "failed", 20, "boom")
+    store.attempt_started("sales@1", 1, "join", 1, 0, 25)  # the retry runs now
+    store.attempt_started("sales@1", 1, "load", 0, 0, 5)
+    store.attempt_finished("sales@1", 1, "load", 0, "success", 9)
+    store.attempt_started("other@1", 3, "load", 0, 0, 7)
+    assert store.running_since() == {("sales@1", "join"): 25, ("other@1", "load"): 7}
+    assert store.running_since(["other@1"]) == {("other@1", "load"): 7}
+    store.close()

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duckstring import __version__
 from duckstring.catchment.models import Health
-from duckstring.catchment.routes import alerts, data, deploy, duck, ponds, runs, why
+from duckstring.catchment.routes import alerts, data, deploy, duck, forecast, ponds, runs, why
 from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import ui as ui_routes
 from duckstring.catchment.routes.common import (
@@ -144,7 +144,7 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     # Each module straight onto the app, not through nested routers: every level of inclusion
     # matches the request again. The worker protocol first: it carries most requests (a long
     # poll and an event post or two per run), and routes are tried in order.
-    for module in (duck, ponds, runs, why, deploy, data, catchment_routes, alerts):
+    for module in (duck, ponds, forecast, runs, why, deploy, data, catchment_routes, alerts):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_key)])
     app.include_router(ui_routes.router)  # the web UI at / (its data comes from /api)
     return app

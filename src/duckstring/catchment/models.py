@@ -191,6 +191,34 @@ class QueryBody(BaseModel):
 QueryRows = list[dict[str, object]]
 
 
+class BottleneckRecord(BaseModel):
+    line: str = Field(description="name@major of the line the Ripple belongs to")
+    ripple: str
+    seconds: float = Field(description="Its expected (measured) duration")
+
+
+class ForecastRecord(BaseModel):
+    """``GET /api/ponds/{name}/forecast``: the engine's simulator run ahead on a copy."""
+
+    line: str = Field(description="name@major")
+    at: str = Field(description="When the forecast starts (ISO-8601)")
+    trigger: str | None = Field(
+        description="The demand simulated on the line: wave, tide (its own or the one asked "
+        "about), pulse (a push target it holds), or null"
+    )
+    next_fresh: str | None = Field(description="When the line next publishes newer data")
+    next_fresh_in: float | None = Field(description="Seconds from at to next_fresh")
+    cadence: float | None = Field(
+        description="Median seconds between fresh outputs once settled; null with too few"
+    )
+    bound: float | None = Field(description="The Tide's bound in seconds, with a Tide")
+    holds: bool | None = Field(description="Whether the Tide's bound holds; null without one")
+    bottleneck: BottleneckRecord | None = Field(
+        description="The slowest Ripple the line's fresh output waits for"
+    )
+    reason: str | None = Field(description="Why there is no next_fresh, if there is none")
+
+
 class WhyReason(BaseModel):
     kind: str = Field(description="What holds the line: holds_pull, waits_for_source, failed, …")
     rule: str = Field(description="The section of the engine's rule set the reason comes from")

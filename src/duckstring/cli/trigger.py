@@ -20,7 +20,7 @@ from duckstring.cli.common import (
 )
 from duckstring.cli.output import console, fail
 from duckstring.engine.clock import SystemClock
-from duckstring.engine.durations import DurationError, parse_duration
+from duckstring.engine.durations import DurationError, format_duration, parse_duration
 from duckstring.engine.windows import WindowError, WindowRule
 from duckstring.remote.client import CatchmentClient
 
@@ -124,12 +124,25 @@ def tide(
     major: MajorOption = None,
     version: VersionOption = None,
     silent: SilentOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Only say whether BOUND can be held (and what stops it); set nothing"
+        ),
+    ] = False,
 ) -> None:
     """Standing push: keep the Pond's staleness under BOUND."""
     try:
         seconds = parse_duration(bound) / 1_000_000
     except DurationError as error:
         fail(str(error))
+    if dry_run:
+        with connect(catchment) as client:
+            answer = client.get(
+                f"/ponds/{name}/forecast", params={**selectors(major, version), "tide": bound}
+            )
+        console.print(describe_tide_forecast(answer, bound))
+        return
     _fire(
         "tide",
         name,
@@ -141,6 +154,37 @@ def tide(
         standing=True,
         body={"bound_seconds": seconds},
     )
+
+
+def describe_tide_forecast(answer: dict[str, Any], bound: str) -> str:
+    """What ``GET …/forecast?tide=BOUND`` says, in a few lines (escaped for the console)."""
+    line = str(answer.get("line"))
+    holds = answer.get("holds")
+    cadence = answer.get("cadence")
+    every = "" if cadence is None else f": one fresh output every {_seconds(cadence)}"
+    if holds is True:
+        lines = [f"a Tide of {bound} on {line} can be held{every}"]
+    elif holds is False:
+        lines = [f"a Tide of {bound} on {line} cannot be held{every}"]
+    else:
+        lines = [f"cannot tell whether a Tide of {bound} on {line} can be held"]
+    bottleneck = answer.get("bottleneck")
+    if bottleneck is not None and holds is not True:
+        pond = str(bottleneck["line"]).split("@")[0]
+        lines.append(
+            f"bottleneck: {pond}.{bottleneck['ripple']} ({bottleneck['line']}), "
+            f"{_seconds(bottleneck['seconds'])} a run"
+        )
+    if answer.get("reason"):
+        lines.append(f"why: {answer['reason']}")
+    if answer.get("next_fresh"):
+        lines.append(f"next fresh: {answer['next_fresh']} (in {_seconds(answer['next_fresh_in'])})")
+    lines.append("dry run: nothing was set")
+    return escape("\n".join(lines))
+
+
+def _seconds(value: float) -> str:
+    return format_duration(round(value * 1_000_000))
 
 
 @trigger_app.command("remove")

@@ -180,6 +180,20 @@ class RippleGraph:
                 node.gen, node.runs_completed = old.gen, old.runs_completed
         return graph
 
+    def copy_push_state(self, other: RippleGraph) -> None:
+        """Take the push-side state of ``other``, a graph of the same Ripples: what a Duck
+        holds when the Catchment's mirror ``other`` is right (its pull flags stay behind: a
+        Duck runs no pull)."""
+        for node in self.order:
+            source = other.nodes[node.name]
+            node.start_f, node.end_f = source.start_f, source.end_f
+            node.targets = list(source.targets)
+            node.busy, node.retrying = source.busy, source.retrying
+            node.force_f, node.forcing = source.force_f, source.forcing
+            node.gen, node.runs_completed = source.gen, source.runs_completed
+        self.budgets = dict(other.budgets)
+        self.attempts = dict(other.attempts)
+
     # -- push ----------------------------------------------------------------------------------
 
     def stamp(self, f: Micros, immediate_retries: int = 0) -> None:

@@ -25,7 +25,7 @@ from duckstring.engine.effects import (
     RunKilled,
     StopWorker,
 )
-from duckstring.engine.pond import FORCE, SourceEdge
+from duckstring.engine.pond import FORCE, RUNNING, SourceEdge
 from duckstring.engine.ripples import RetryRipple, RippleGraph, RippleSpec
 
 #: Simulations start on a Monday at midnight UTC unless told otherwise.
@@ -216,6 +216,11 @@ class Simulation:
         self._order += 1
         heapq.heappush(self._queue, (at, self._order, event))
 
+    def next_event_at(self) -> Micros | None:
+        """When the next queued event happens (None: nothing is queued), so a caller can step
+        the simulation one instant at a time and stop on a condition of its own."""
+        return self._queue[0][0] if self._queue else None
+
     def run_until(self, at: Micros) -> None:
         """Process every event up to and including instant ``at``; the clock ends there."""
         while self._queue and self._queue[0][0] <= at:
@@ -306,6 +311,47 @@ class Simulation:
     def crash_worker(self, pond_id: str, error: str = "worker died") -> None:
         self.ducks[pond_id].stop()
         self.engine.worker_failed(pond_id, self.now, error)
+        self._flush()
+
+    def adopt(self, running_since: Mapping[tuple[str, str], Micros] | None = None) -> None:
+        """Take over an engine that was already running (rebuilt with :func:`rows.restore` at
+        :attr:`start`): give every line a simulated Duck holding what the engine's mirror
+        says its Duck holds, and let what runs finish.
+
+        A busy Ripple finishes its expected duration after it started (``running_since``, by
+        ``(pond, ripple)``; one not in it is taken to start now), at once if it has overrun;
+        a run whose Ripples are all done is reported completed now, as if just published.
+        """
+        since = running_since or {}
+        # What the rebuilt engine began is already in its mirror, so in the Ducks' copies.
+        for effect in self.engine.drain():
+            if isinstance(effect, RunBegan):
+                self.began[effect.pond] += 1
+                self.record(effect.pond, "began", effect.f, seq=effect.seq)
+        for p in self.engine.ponds.values():
+            if p.id in self.ducks:
+                continue
+            duck = SimDuck(self, p.id, p.ripples.specs())
+            self.ducks[p.id] = duck
+            duck.graph.copy_push_state(p.ripples)
+            duck.start_f, duck.end_f = p.start_f, p.end_f
+            duck.forced = {
+                run.seq: run.f
+                for run in p.runs.values()
+                if run.kind == FORCE and run.status == RUNNING
+            }
+            for node in duck.graph.order:
+                if node.busy:
+                    started = min(since.get((p.id, node.name), self.now), self.now)
+                    left = max(self.now, started + self.duration_of(p.id, node.name))
+                    attempt = duck.graph.attempt_of(node.name, node.start_f)
+                    self.schedule(left, _Finish(p.id, node.name, node.start_f, attempt, 0))
+            published = duck.graph.leaves_end_f()
+            if published > p.end_f:
+                duck.end_f = published
+                self.schedule(self.now, _Published(p.id, published, 0))
+        for duck in list(self.ducks.values()):
+            duck.pump()
         self._flush()
 
     def record(self, pond: str, event: str, f: Micros, **extra: Any) -> None:

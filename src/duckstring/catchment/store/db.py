@@ -388,6 +388,20 @@ class Store:
             for line, ripples in taken.items()
         }
 
+    def running_since(self, lines: list[str] | None = None) -> dict[tuple[str, str], int]:
+        """When each Ripple running now started, by ``(line, ripple)`` (its newest attempt
+        marked running), for forecasting how long it still takes."""
+        where, params = "", []
+        if lines is not None:
+            where = f"AND line IN ({', '.join('?' for _ in lines)})"
+            params = lines
+        rows = self.con.execute(
+            "SELECT line, ripple, max(started_at) AS since FROM ripple_runs "
+            f"WHERE status = 'running' AND started_at IS NOT NULL {where} GROUP BY line, ripple",
+            params,
+        ).fetchall()
+        return {(row["line"], row["ripple"]): row["since"] for row in rows}
+
     def attempts_of(self, line: str, seqs: list[int]) -> list[dict[str, Any]]:
         if not seqs:
             return []
