@@ -14,8 +14,11 @@ from duckstring.catchment.alerts.book import (
     facts_of,
     rule_state,
 )
+from duckstring.catchment.alerts.forecasts import prediction_of
 from duckstring.catchment.alerts.rules import AlertRule
 from duckstring.engine.clock import SECOND
+from duckstring.engine.forecast import forecast
+from duckstring.engine.rows import engine_rows
 from duckstring.engine.sim import Simulation
 
 URL = "json://127.0.0.1:9/alerts"
@@ -192,13 +195,78 @@ def test_a_stale_rule_added_later_checks_every_line_at_once() -> None:
     assert book.set_rules([], sim.now) == [Rearmed("t-late", "T")]
 
 
-def test_forecast_breach_rules_are_kept_waiting_and_never_fire() -> None:
-    waiting = AlertRule("ahead", "forecast-breach", URL)
-    assert rule_state(waiting) == "waiting for forecast support"
-    assert rule_state(FAILURE) == "active"
-    sim = chain(Broken())
-    book = AlertBook([waiting])
+def slow_chain(seconds: float) -> Simulation:
+    """S (an Inlet) -> P -> K, P's Ripple taking ``seconds``."""
+    sim = Simulation(durations={"P.P": seconds})
+    sim.deploy("S")
+    sim.deploy("P", sources=["S"])
+    sim.deploy("K", sources=["P"])
+    return sim
+
+
+def predict(book: AlertBook, sim: Simulation, line: str = "K") -> list[Change]:
+    """What the forecaster does after a change: forecast the line on a copy of the graph with
+    the durations the sim runs at, and hand the book the prediction."""
+    durations = {"S": {"S": 1.0}, "P": {"P": sim.durations["P.P"]}, "K": {"K": 1.0}}
+    result = forecast(engine_rows(sim.engine), line, sim.now, durations)
+    return book.predicted([prediction_of(result)], sim.now)
+
+
+def test_a_tide_the_forecast_says_cannot_hold_alerts_once_naming_the_bottleneck() -> None:
+    ahead = AlertRule("ahead", "forecast-breach", URL)
+    assert rule_state(ahead) == "active"
+    sim = slow_chain(6.0)
+    book = AlertBook([ahead])
+    observe(book, sim)
+    sim.command("tide", "K", 4 * SECOND)
+    sim.run_for(1)
+    observe(book, sim)
+    [alert] = notices(predict(book, sim))
+    assert (alert.rule, alert.kind, alert.line) == ("ahead", "forecast-breach", "K")
+    assert alert.title == "Duckstring: K will be fresh too late"
+    assert "cannot hold its Tide of 4s" in alert.body and "bottleneck P P (6.0 s)" in alert.body
+    # Forecast again, still too slow: told once.
+    sim.run_for(10)
+    observe(book, sim)
+    assert notices(predict(book, sim)) == []
+    # A bound it can hold re-arms the rule.
+    sim.command("tide", "K", 60 * SECOND)
+    sim.run_for(1)
+    observe(book, sim)
+    assert predict(book, sim) == [Rearmed("ahead", "K")]
+
+
+def test_a_bound_of_its_own_fires_before_the_line_goes_stale() -> None:
+    soon = AlertRule("soon", "forecast-breach", URL, bound=15 * SECOND)
+    stale = AlertRule("late", "stale", URL, bound=15 * SECOND)
+    sim = slow_chain(6.0)
+    book = AlertBook([soon, stale])
     sim.tap("K")
-    sim.run_for(5)
+    sim.run_for(12)
     assert notices(observe(book, sim)) == []
-    assert book.next_check(sim.now) is None
+    assert sim.engine.pond("K").end_f > 0
+    # A Pulse now, 12 s stale: K's next fresh output lands once S, P (6 s) and K ran again,
+    # about 20 s after the freshness it has. The forecast says so before the bound passes.
+    sim.command("pulse", "K")
+    assert notices(observe(book, sim)) == []
+    told = notices(predict(book, sim))
+    assert [(n.rule, n.line) for n in told] == [("soon", "K")]
+    assert "past its bound of 15s" in told[0].body and "bottleneck P P" in told[0].body
+    assert notices(book.tick(sim.now)) == []  # not stale yet: the forecast came first
+    sim.run_for(4)
+    assert [n.rule for n in notices(observe(book, sim) + book.tick(sim.now))] == ["late"]
+
+
+def test_a_blocked_line_leaves_its_forecast_breach_to_the_root_failure() -> None:
+    ahead = AlertRule("ahead", "forecast-breach", URL)
+    sim = chain(Broken())
+    book = AlertBook([ahead, FAILURE])
+    sim.command("tide", "K", 1 * SECOND)
+    sim.run_for(10)
+    told = observe(book, sim)
+    assert sim.engine.pond("K").blocked
+    assert [(n.rule, n.line) for n in notices(told)] == [("pager", "P")]
+    durations = {"S": {"S": 1.0}, "P": {"P": 1.0}, "K": {"K": 1.0}}
+    result = forecast(engine_rows(sim.engine), "K", sim.now, durations)
+    assert result.holds is False
+    assert notices(book.predicted([prediction_of(result)], sim.now)) == []

@@ -11,6 +11,7 @@ import httpx
 from e2e.projects import COUNTER, RAISES, copy_pond, write_pond
 from e2e.receiver import Receiver
 from e2e.server import Server, status_of, wait_until
+from e2e.test_catchment_demo import deploy_demo
 
 #: Retries come quickly, and an attempt on a hanging receiver gives up within seconds.
 FAST = {"DUCKSTRING_ALERT_BACKOFF": "0.2", "DUCKSTRING_ALERT_TIMEOUT": "8"}
@@ -152,8 +153,8 @@ def test_rules_and_pending_deliveries_survive_a_restart_and_a_redeploy(tmp_path:
                 rules = {r["name"]: r for r in client.get("/alerts").json()["alerts"]}
         assert set(rules) == {"ahead", "late", "pager"}
         assert rules["late"]["duration"] == "1h" and rules["pager"]["ponds"] == ["counter"]
-        assert rules["ahead"]["state"] == "waiting for forecast support"
-        assert "waiting for forecast support" in listed and "stale 1h" in listed
+        assert rules["ahead"]["state"] == "active" and rules["ahead"]["duration"] is None
+        assert "forecast-breach" in listed and "stale 1h" in listed
 
 
 def test_bad_rules_are_refused_with_the_field_named(server: Server) -> None:
@@ -181,3 +182,33 @@ def test_bad_rules_are_refused_with_the_field_named(server: Server) -> None:
         "alert", "add", "late", "--on", "stale", "--to", "json://127.0.0.1:9/x", check=False
     )
     assert stale_without_bound.returncode == 2 and "needs its bound" in stale_without_bound.stderr
+
+
+def test_a_tide_the_forecast_says_cannot_hold_alerts_before_it_is_breached(
+    tmp_path: Path,
+) -> None:
+    """The demo at its documented durations (join_lines takes 3 s): a Tide of 1 s on reports
+    cannot be held, and the forecast-breach rule says so, naming the bottleneck, once."""
+    env = {**FAST, "DUCKSTRING_DEMO_SCALE": "1"}
+    with Receiver() as receiver, Server(tmp_path / "root", tmp_path / "home", env=env) as server:
+        server.connect_cli()
+        deploy_demo(server)
+        server.cli("trigger", "pulse", "reports", "--silent")  # measure the Ripples once
+        with server.client() as client:
+            server.wait_for(
+                lambda c: status_of(c, "reports@1")["runs_completed"] >= 1, 90, "a first Pulse"
+            )
+            server.cli(
+                "alert", "add", "ahead", "--on", "forecast-breach", "--pond", "reports",
+                "--to", receiver.url(),
+            )  # fmt: skip
+            client.post("/ponds/reports/tide", json={"bound_seconds": 1}).raise_for_status()
+            assert wait_until(lambda: len(receiver.posts) >= 1, 30)
+            [post] = receiver.posts
+            assert post["title"] == "Duckstring: reports@1 will be fresh too late"
+            assert "cannot hold its Tide of 1s" in post["message"]
+            assert "bottleneck sales@1 join_lines" in post["message"]
+            [delivery] = deliveries(client, "ahead")
+            assert delivery["kind"] == "forecast-breach" and delivery["ok"]
+            client.post("/ponds/reports/sleep", json={"upstream": True}).raise_for_status()
+        assert len(receiver.posts) == 1

@@ -97,6 +97,8 @@ class CatchmentConfig:
     alert_timeout: float = 10.0
     alert_attempts: int = 6
     alert_backoff: float = 5.0
+    #: Seconds between two rounds of forecasts for forecast-breach alerts, at least.
+    alert_forecast_every: float = 1.0
 
 
 class Catchment:
@@ -190,6 +192,8 @@ class Catchment:
                 backoff=self.config.alert_backoff,
             ),
             self.driver.clock,
+            store=self.store,
+            forecast_every=self.config.alert_forecast_every,
         )
         self.alerts.start()
         self.driver.on_change = self.alerts.seen

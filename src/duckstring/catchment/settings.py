@@ -95,6 +95,10 @@ _KNOBS: dict[str, Callable[[Any], Any]] = {
     "alert_timeout": lambda default: seconds("DUCKSTRING_ALERT_TIMEOUT", default, most=300),
     "alert_attempts": lambda default: _attempts("DUCKSTRING_ALERT_ATTEMPTS", default),
     "alert_backoff": lambda default: seconds("DUCKSTRING_ALERT_BACKOFF", default, most=3600),
+    # Forecasts cost CPU (milliseconds each, off the event loop): a floor on how often.
+    "alert_forecast_every": lambda default: seconds(
+        "DUCKSTRING_ALERT_FORECAST_EVERY", default, most=3600
+    ),
 }
 
 

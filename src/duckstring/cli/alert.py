@@ -33,12 +33,17 @@ def add(
     name: NameArgument,
     duration: Annotated[
         str | None,
-        typer.Argument(help="With --on stale: the bound on staleness (10m, 1h, 1d)"),
+        typer.Argument(
+            help="With --on stale: the bound on staleness (10m, 1h, 1d); with --on "
+            "forecast-breach, optional: the bound (default: each line's Tide bound)"
+        ),
     ] = None,
     on: Annotated[
         str,
         typer.Option(
-            "--on", help="failure, recovery, stale DURATION or forecast-breach", metavar="KIND"
+            "--on",
+            help="failure, recovery, stale DURATION or forecast-breach [DURATION]",
+            metavar="KIND",
         ),
     ] = "",
     ponds: Annotated[
@@ -56,14 +61,16 @@ def add(
 
     A failure alert names the root line that failed and the lines it blocks (a line that is
     only blocked never alerts); a recovery alert closes it. A stale alert fires once when a
-    line's staleness passes DURATION, and again only after it was fresh.
+    line's staleness passes DURATION, and again only after it was fresh. A forecast-breach
+    alert fires before that: when the forecast says a line's next fresh output comes too late
+    for DURATION (or, without one, that it cannot hold its Tide), naming the bottleneck.
     """
     if on not in KINDS:
         fail(f"--on must be one of {', '.join(KINDS)}, not {on!r}", 2)
     if on == "stale" and duration is None:
         fail("--on stale needs its bound: alert add NAME --on stale 1h --to URL", 2)
-    if on != "stale" and duration is not None:
-        fail(f"unexpected {duration!r}: only --on stale takes a duration", 2)
+    if on not in ("stale", "forecast-breach") and duration is not None:
+        fail(f"unexpected {duration!r}: only --on stale or forecast-breach takes a duration", 2)
     if not to:
         fail("--to is required: the Apprise URL to deliver to", 2)
     body: dict[str, Any] = {"name": name, "on": on, "ponds": ponds or [], "to": to}

@@ -6,16 +6,24 @@ watches the root or a line it blocks, listing every line it blocks), nothing rep
 stays failed, and its next success or a clear (a redeploy clears too) closes it with one
 ``recovery`` notice. A line that is only blocked never opens one. Other rule kinds are
 *conditions*: a small function ``(line, now) -> Breach | None`` that fires once when it starts
-to hold and re-arms when it stops. Nothing here reads a clock or does I/O; the host passes
+to hold and re-arms when it stops. ``forecast-breach`` reads the line's latest
+:class:`Prediction` too, which the host forecasts off the engine's thread and passes in with
+:meth:`AlertBook.predicted`. Nothing here reads a clock or does I/O; the host passes
 ``now`` and the facts, and persists the changes it is given back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from duckstring.catchment.alerts.rules import FAILURE, RECOVERY, STALE, AlertRule
+from duckstring.catchment.alerts.rules import (
+    FAILURE,
+    FORECAST_BREACH,
+    RECOVERY,
+    STALE,
+    AlertRule,
+)
 from duckstring.engine.clock import NEVER, Micros, iso
 from duckstring.engine.durations import format_duration
 from duckstring.engine.pond import PondNode
@@ -73,6 +81,24 @@ class Incident:
 
 
 @dataclass(frozen=True, slots=True)
+class Prediction:
+    """What the forecast of one line says, as far as alerts need it."""
+
+    line: str
+    at: Micros
+    next_fresh: Micros | None
+    #: The line's Tide bound (its own standing Tide), if it has one.
+    tide: Micros | None
+    #: Whether that Tide holds (None: no Tide, or it cannot be told).
+    holds: bool | None
+    cadence: float | None
+    #: ``line.ripple (seconds)`` of the bottleneck, if there is one.
+    bottleneck: str | None
+    #: Why there is no next fresh output.
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Breach:
     line: str
     summary: str
@@ -109,18 +135,58 @@ def stale_condition(bound: Micros) -> Condition:
     return Condition(breach, next_check)
 
 
-#: The condition of each rule kind that is one. ``forecast-breach`` joins when the forecast
-#: does; until then its rules are stored and listed as waiting.
-CONDITIONS: dict[str, Callable[[AlertRule], Condition]] = {
-    STALE: lambda rule: stale_condition(rule.bound or 0),
+def forecast_condition(bound: Micros | None, predictions: Mapping[str, Prediction]) -> Condition:
+    """The forecast says the line's next fresh output comes too late: its staleness will pass
+    ``bound`` (or, without one, the line's Tide bound) before it lands, or its Tide cannot be
+    held at all. A failed, killed or blocked line is left to the failure alerts of its root."""
+
+    def breach(line: LineFacts, now: Micros) -> Breach | None:
+        prediction = predictions.get(line.id)
+        if prediction is None or line.failed or line.killed or line.blocked:
+            return None
+        limit = bound if bound is not None else prediction.tide
+        if limit is None:
+            return None
+        neck = f"; bottleneck {prediction.bottleneck}" if prediction.bottleneck else ""
+        if bound is None and prediction.holds is False:
+            pace = (
+                f"it settles into one fresh output every {prediction.cadence:.1f} s"
+                if prediction.cadence is not None
+                else f"no fresh output is expected ({prediction.reason or 'no reason given'})"
+            )
+            return Breach(
+                line.id,
+                f"the forecast says {line.id} cannot hold its Tide of "
+                f"{format_duration(limit)}: {pace}{neck}",
+            )
+        if prediction.next_fresh is None or line.end_f == NEVER:
+            return None
+        late = prediction.next_fresh + line.d - line.end_f
+        if late <= limit:
+            return None
+        return Breach(
+            line.id,
+            f"the forecast says the next fresh output of {line.id} comes at "
+            f"{iso(prediction.next_fresh)}, {format_duration(late)} stale by then, past its "
+            f"bound of {format_duration(limit)}{neck}",
+        )
+
+    # A prediction changes only when the host forecasts again: nothing to wake up for.
+    return Condition(breach, lambda line, now: None)
+
+
+#: The condition of each rule kind that is one, from the rule and the latest predictions.
+CONDITIONS: dict[str, Callable[[AlertRule, Mapping[str, Prediction]], Condition]] = {
+    STALE: lambda rule, predictions: stale_condition(rule.bound or 0),
+    FORECAST_BREACH: lambda rule, predictions: forecast_condition(rule.bound, predictions),
 }
 
 
 def rule_state(rule: AlertRule) -> str:
-    """``active``, or why the rule cannot fire yet."""
+    """``active``, or why the rule cannot fire."""
     if rule.on in (FAILURE, RECOVERY) or rule.on in CONDITIONS:
         return "active"
-    return "waiting for forecast support"
+    return f"unknown kind {rule.on!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +259,8 @@ class AlertBook:
         error_of: Callable[[str], str | None] = lambda line: None,
     ) -> None:
         self.lines: dict[str, LineFacts] = {}
+        #: The latest forecast of each line a forecast-breach rule watches.
+        self.predictions: dict[str, Prediction] = {}
         self.incidents = {incident.root: incident for incident in incidents}
         self.fired = set(fired)
         #: The error a failed line's run ended with (the host reads its run history).
@@ -216,6 +284,22 @@ class AlertBook:
         for line_id in sorted(changed):
             self._review_conditions(line_id, now, changes)
         return changes
+
+    def predicted(self, predictions: Iterable[Prediction], now: Micros) -> list[Change]:
+        """New forecasts of some lines: what fires and re-arms."""
+        changed = []
+        for prediction in predictions:
+            self.predictions[prediction.line] = prediction
+            changed.append(prediction.line)
+        changes: list[Change] = []
+        for line_id in sorted(changed):
+            if line_id in self.lines:
+                self._review_conditions(line_id, now, changes)
+        return changes
+
+    def forecasts_wanted(self) -> bool:
+        """Whether a rule reads forecasts (the host forecasts only then)."""
+        return any(rule.on == FORECAST_BREACH for rule in self.rules.values())
 
     def tick(self, now: Micros) -> list[Change]:
         """Time passed (a condition's next check came): what fires now."""
@@ -251,7 +335,7 @@ class AlertBook:
     def _set(self, rules: Iterable[AlertRule]) -> None:
         self.rules = {rule.name: rule for rule in rules}
         self._conditions = {
-            rule.name: CONDITIONS[rule.on](rule)
+            rule.name: CONDITIONS[rule.on](rule, self.predictions)
             for rule in self.rules.values()
             if rule.on in CONDITIONS
         }

@@ -1,8 +1,9 @@
 """Alert rules: what an operator asks to be told, about which lines, and where to.
 
 A rule is checked whole before it is stored: its kind, the staleness bound of a ``stale``
-rule, the Pond names it watches and its Apprise URL (Apprise itself says whether it knows the
-URL). A problem is a :class:`RuleError` naming the field.
+rule (and the optional one of a ``forecast-breach`` rule, which otherwise holds each line to
+its Tide's bound), the Pond names it watches and its Apprise URL (Apprise itself says whether
+it knows the URL). A problem is a :class:`RuleError` naming the field.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class AlertRule:
     on: str
     url: str
     ponds: tuple[str, ...] = ()
-    #: A ``stale`` rule's bound on staleness.
+    #: A ``stale`` rule's bound on staleness; a ``forecast-breach`` rule's, if it has one
+    #: (without it the rule holds each line with a Tide to the Tide's bound).
     bound: Micros | None = None
     created_at: Micros = 0
 
@@ -52,8 +54,8 @@ class AlertRule:
 
     @property
     def describe_on(self) -> str:
-        if self.on == STALE and self.bound is not None:
-            return f"stale {format_duration(self.bound)}"
+        if self.on in (STALE, FORECAST_BREACH) and self.bound is not None:
+            return f"{self.on} {format_duration(self.bound)}"
         return self.on
 
 
@@ -120,9 +122,9 @@ def make_rule(
     if on not in KINDS:
         raise RuleError("on", f"unknown kind {on!r}: use one of {', '.join(KINDS)}")
     bound = None
-    if on == STALE:
-        if not duration:
-            raise RuleError("duration", "a stale rule needs its bound, e.g. stale 1h")
+    if on == STALE and not duration:
+        raise RuleError("duration", "a stale rule needs its bound, e.g. stale 1h")
+    if on in (STALE, FORECAST_BREACH) and duration:
         try:
             bound = parse_duration(duration)
         except DurationError as error:
@@ -130,7 +132,9 @@ def make_rule(
         if bound > LONGEST_SPAN:
             raise RuleError("duration", f"{duration!r} is longer than about 1000 years")
     elif duration:
-        raise RuleError("duration", f"only a stale rule has a duration, not a {on} rule")
+        raise RuleError(
+            "duration", f"only a stale or forecast-breach rule has a duration, not a {on} rule"
+        )
     selectors = tuple(dict.fromkeys(check_pond(p) for p in ponds))
     check_url(url)
     return AlertRule(name, on, url.strip(), selectors, bound, created_at)

@@ -22,9 +22,18 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from duckstring.catchment.alerts import ledger
-from duckstring.catchment.alerts.book import AlertBook, Change, LineFacts, facts_of, notice_of_test
+from duckstring.catchment.alerts.book import (
+    AlertBook,
+    Change,
+    LineFacts,
+    Prediction,
+    facts_of,
+    notice_of_test,
+)
+from duckstring.catchment.alerts.forecasts import Forecaster
 from duckstring.catchment.alerts.rules import AlertRule
 from duckstring.catchment.alerts.sender import Delivery, Sender
+from duckstring.catchment.store.db import Store
 from duckstring.engine.clock import SECOND, SystemClock
 from duckstring.engine.core import Engine
 
@@ -39,11 +48,20 @@ _STOP = object()
 _RULES = object()
 
 
+class _Predicted(list[Prediction]):
+    """A batch of forecasts, as the forecaster's worker thread queues it."""
+
+
 class Alerts:
     """Started and stopped with its Catchment."""
 
     def __init__(
-        self, database: Path, delivery: Delivery, clock: SystemClock | None = None
+        self,
+        database: Path,
+        delivery: Delivery,
+        clock: SystemClock | None = None,
+        store: Store | None = None,
+        forecast_every: float = 1.0,
     ) -> None:
         self.database = database
         self.clock = clock or SystemClock()
@@ -57,8 +75,16 @@ class Alerts:
         self._thread = threading.Thread(
             target=self._evaluate, name="duckstring-alert-evaluator", daemon=True
         )
+        #: Forecasts for forecast-breach rules (with the store the durations come from).
+        self.forecaster = (
+            None
+            if store is None
+            else Forecaster(store, self.clock, self._predicted, every=forecast_every)
+        )
 
     def start(self) -> None:
+        if self.forecaster is not None:
+            self.forecaster.set_rules(self._stored_rules())
         self.sender.start()
         self._thread.start()
 
@@ -67,12 +93,17 @@ class Alerts:
         with contextlib.suppress(queue.Full):
             self._queue.put(_STOP, timeout=1.0)
         self._thread.join(2.0)
+        if self.forecaster is not None:
+            self.forecaster.close()
         self.sender.stop()
 
     # -- on the event loop ---------------------------------------------------------------------
 
     def seen(self, engine: Engine, changed: Iterable[str]) -> None:
         """The driver's hook: queue the facts of the changed lines that moved."""
+        if self.forecaster is not None:
+            changed = list(changed)
+            self.forecaster.changed(engine, changed)
         if self._missed:
             # A batch was refused: its lines go with this one (at most every line once).
             changed = self._missed.union(changed)
@@ -98,6 +129,8 @@ class Alerts:
     def rules_changed(self) -> None:
         """A rule was added or removed (the routes wrote it): the evaluator reloads them."""
         self._reload.set()
+        if self.forecaster is not None:
+            self.forecaster.set_rules(self._stored_rules())
         # Only to wake it; a full queue means it is awake, and reloads with its next batch.
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(_RULES)
@@ -107,6 +140,19 @@ class Alerts:
         now = self.clock.now()
         ledger.enqueue(con, notice_of_test(rule, now), now)
         self.sender.wake()
+
+    def _stored_rules(self) -> list[AlertRule]:
+        con = ledger.connect(self.database)
+        try:
+            return ledger.rules(con)
+        finally:
+            con.close()
+
+    def _predicted(self, predictions: list[Prediction]) -> None:
+        """From the forecaster's thread: the evaluator takes the forecasts with its next batch
+        (a full queue drops them; the next change forecasts again)."""
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(_Predicted(predictions))
 
     # -- the evaluator thread ------------------------------------------------------------------
 
@@ -149,7 +195,9 @@ class Alerts:
             self._reload.clear()
             changes += book.set_rules(ledger.rules(con), now)
         for item in items:
-            if isinstance(item, list):
+            if isinstance(item, _Predicted):
+                changes += book.predicted(item, now)
+            elif isinstance(item, list):
                 changes += book.observe(item, now)
         due = book.next_check(now)
         if due is not None and due <= now:
