@@ -13,7 +13,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from duckstring.catchment.line_metrics import LINE_STATES, LineMetrics
-from duckstring.catchment.request_timer import ROUTE_KEY, RequestLatency, RequestTimer
+from duckstring.catchment.request_timer import (
+    ROUTE_KEY,
+    RequestLatency,
+    RequestTimer,
+    RouteTemplates,
+)
 from duckstring.catchment.status import status_document
 from duckstring.catchment.store.db import Deployment
 from duckstring.catchment.timings import RunTimings
@@ -230,15 +235,17 @@ def samples_of(families: Any) -> list[Sample]:
     return [sample for family in families for sample in family.samples]
 
 
-def _app(status: int, route_path: str | None, lane: str | None = None) -> Any:
-    class Route:
-        path = route_path
+class _Route:
+    def __init__(self, path: str) -> None:
+        self.path = path
 
+
+def _app(status: int, route: _Route | None, lane: str | None = None) -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if lane is not None:
             scope[ROUTE_KEY] = lane
-        elif route_path is not None:
-            scope["route"] = Route()
+        elif route is not None:
+            scope["route"] = route  # what the router writes, as the route was declared
         if status == 0:
             raise RuntimeError("the handler broke")
         await send({"type": "http.response.start", "status": status, "headers": []})
@@ -262,13 +269,21 @@ def test_the_request_timer_labels_by_route_template_method_and_status() -> None:
 
     registry = CollectorRegistry()
     latency = RequestLatency(registry)
-    _request(RequestTimer(_app(200, "/api/ponds/{name}"), latency))
-    _request(RequestTimer(_app(200, "/api/ponds/{name}"), latency))
-    _request(RequestTimer(_app(404, None), latency))
-    _request(RequestTimer(_app(200, None, lane="/api/duck/{name}/{major}/jobs"), latency))
-    _request(RequestTimer(_app(422, "/api/deploy"), latency), method="POST")
+    templates = RouteTemplates()
+    pond, deploy, status = _Route("/ponds/{name}"), _Route("/deploy"), _Route("/status")
+    templates.include([pond, deploy, status], "/api")
+
+    def timed(status_code: int, route: _Route | None, lane: str | None = None) -> Any:
+        return RequestTimer(_app(status_code, route, lane), latency, templates)
+
+    _request(timed(200, pond))
+    _request(timed(200, pond))
+    _request(timed(404, None))
+    _request(timed(200, None, lane="/api/duck/{name}/{major}/jobs"))
+    _request(timed(422, deploy), method="POST")
+    _request(timed(200, _Route("/ui/{asset}")))  # included with no prefix
     with pytest.raises(RuntimeError):
-        _request(RequestTimer(_app(0, "/api/status"), latency))
+        _request(timed(0, status))
     counts = {
         (s.labels["route"], s.labels["method"], s.labels["status"]): s.value
         for s in samples_of(registry.collect())
@@ -279,5 +294,6 @@ def test_the_request_timer_labels_by_route_template_method_and_status() -> None:
         ("unmatched", "GET", "404"): 1,
         ("/api/duck/{name}/{major}/jobs", "GET", "200"): 1,
         ("/api/deploy", "POST", "422"): 1,
+        ("/ui/{asset}", "GET", "200"): 1,
         ("/api/status", "GET", "500"): 1,
     }

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duckstring import __version__
 from duckstring.catchment.models import Health
-from duckstring.catchment.request_timer import RequestTimer
+from duckstring.catchment.request_timer import RequestTimer, RouteTemplates
 from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import data, deploy, duck, ponds, runs
 from duckstring.catchment.routes import metrics as metrics_routes
@@ -127,7 +127,8 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     app.add_middleware(DuckLane, catchment=catchment)
     app.add_middleware(Gate, catchment=catchment)
     # Outermost: every request is timed, those the key check refuses too.
-    app.add_middleware(RequestTimer, latency=catchment.metrics.requests)
+    templates = RouteTemplates()
+    app.add_middleware(RequestTimer, latency=catchment.metrics.requests, templates=templates)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -151,6 +152,7 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     # poll and an event post or two per run), and routes are tried in order.
     for module in (duck, ponds, runs, deploy, data, catchment_routes):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_key)])
+        templates.include(module.router.routes, "/api")
     app.include_router(metrics_routes.router, dependencies=[Depends(require_key)])
     app.include_router(ui_routes.router)  # the web UI at / (its data comes from /api)
     return app

@@ -2,16 +2,18 @@
 the app's outermost ASGI middleware, :class:`RequestTimer`.
 
 The route is the template the router matched (``/api/ponds/{name}``, never a concrete path, so
-the label's values are bounded by the routes); the worker protocol's fast lane answers before
-the router and names its route itself (:data:`ROUTE_KEY`). A request no route answered (a 404,
-or one the key check refused) is ``unmatched``. A long poll is timed to its answer, wait
-included. Timing costs a request two clock reads and one histogram observe (~3 µs, against
-~200 µs a worker-protocol request costs the Catchment in all).
+the label's values are bounded by the routes), with the prefix it was included under
+(:class:`RouteTemplates`: the router hands on the route as declared, without it); the worker
+protocol's fast lane answers before the router and names its route itself (:data:`ROUTE_KEY`).
+A request no route answered (a 404, or one the key check refused) is ``unmatched``. A long
+poll is timed to its answer, wait included. Timing costs a request two clock reads and one
+histogram observe (~3 µs, against ~200 µs a worker-protocol request costs the Catchment).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,23 +50,43 @@ class RequestLatency:
         child.observe(seconds)
 
 
-def route_of(scope: Scope) -> str:
-    """The template of the route that answered ``scope``, or :data:`UNMATCHED`."""
-    named = scope.get(ROUTE_KEY)
-    if named is not None:
-        return str(named)
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else UNMATCHED
+class RouteTemplates:
+    """The full template of every route the app includes under a prefix."""
+
+    def __init__(self) -> None:
+        #: id of the route object -> its template with its prefix (the routes live as long as
+        #: the app, so their ids stay theirs).
+        self._full: dict[int, str] = {}
+
+    def include(self, routes: Iterable[object], prefix: str) -> None:
+        for route in routes:
+            path = getattr(route, "path", None)
+            if isinstance(path, str):
+                self._full[id(route)] = prefix + path
+
+    def of(self, scope: Scope) -> str:
+        """The template of the route that answered ``scope``, or :data:`UNMATCHED`."""
+        named = scope.get(ROUTE_KEY)
+        if named is not None:
+            return str(named)
+        route = scope.get("route")
+        if route is None:
+            return UNMATCHED
+        full = self._full.get(id(route))
+        if full is not None:
+            return full
+        path = getattr(route, "path", None)
+        return path if isinstance(path, str) else UNMATCHED
 
 
 class RequestTimer:
     """Times every HTTP request of the app into :class:`RequestLatency` (plain ASGI: the
     request and its answer pass through untouched)."""
 
-    def __init__(self, app: ASGIApp, latency: RequestLatency) -> None:
+    def __init__(self, app: ASGIApp, latency: RequestLatency, templates: RouteTemplates) -> None:
         self.app = app
         self.latency = latency
+        self.templates = templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,4 +105,4 @@ class RequestTimer:
             await self.app(scope, receive, send_timed)
         finally:
             took = time.perf_counter() - began
-            self.latency.observe(route_of(scope), scope["method"], status, took)
+            self.latency.observe(self.templates.of(scope), scope["method"], status, took)
