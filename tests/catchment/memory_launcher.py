@@ -83,6 +83,9 @@ class MemoryLauncher:
     ) -> dict[str, int | None]:
         return {line: self.sizes.get(line) for line in lines if line in self.ducks}
 
+    def resident(self, lines: Collection[str]) -> dict[str, int | None]:
+        return {line: self.sizes.get(line) for line in lines if line in self.ducks}
+
     def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> dict[str, str]:
         self.closed = True
         left = {line: "in memory" for line in self.ducks if line in leave}

@@ -17,12 +17,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from duckstring import __version__
 from duckstring.catchment.models import Health
+from duckstring.catchment.request_timer import RequestTimer, RouteTemplates
 from duckstring.catchment.routes import alerts, data, deploy, duck, forecast, ponds, runs, why
 from duckstring.catchment.routes import catchment as catchment_routes
+from duckstring.catchment.routes import metrics as metrics_routes
 from duckstring.catchment.routes import ui as ui_routes
 from duckstring.catchment.routes.common import (
     catchment_of,
     key_refusal,
+    needs_key,
     require_key,
     route_path,
 )
@@ -82,7 +85,7 @@ class Gate:
             if self.catchment.url is None:
                 self.catchment.learn_url(_direct_url(Request(scope)))
             path = route_path(scope)  # what the router will match, with or without a prefix
-            if path.startswith("/api/") and path != "/api/health":
+            if needs_key(path):
                 refusal = key_refusal(Request(scope))
                 if refusal is not None:
                     response = JSONResponse(
@@ -123,6 +126,9 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     # Added last, so it runs first: the key is checked before the worker protocol's lane too.
     app.add_middleware(DuckLane, catchment=catchment)
     app.add_middleware(Gate, catchment=catchment)
+    # Outermost: every request is timed, those the key check refuses too.
+    templates = RouteTemplates()
+    app.add_middleware(RequestTimer, latency=catchment.metrics.requests, templates=templates)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -146,5 +152,7 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     # poll and an event post or two per run), and routes are tried in order.
     for module in (duck, ponds, forecast, runs, why, deploy, data, catchment_routes, alerts):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_key)])
+        templates.include(module.router.routes, "/api")
+    app.include_router(metrics_routes.router, dependencies=[Depends(require_key)])
     app.include_router(ui_routes.router)  # the web UI at / (its data comes from /api)
     return app

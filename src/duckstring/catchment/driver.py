@@ -23,6 +23,7 @@ from duckstring.catchment.launcher import Launcher
 from duckstring.catchment.status import StatusCache
 from duckstring.catchment.store import Store
 from duckstring.catchment.store.db import Deployment
+from duckstring.catchment.timings import RunTimings
 from duckstring.duck import protocol
 from duckstring.duck.protocol import BeginRun, DuckEvent
 from duckstring.engine.clock import NEVER, SECOND, Micros, SystemClock
@@ -54,6 +55,7 @@ class Driver:
         clock: SystemClock | None = None,
         can_spawn: Callable[[], bool] = lambda: True,
         rules: FleetRules | None = None,
+        timings: RunTimings | None = None,
     ) -> None:
         self.store = store
         self.board = board
@@ -63,6 +65,8 @@ class Driver:
         self.lines: dict[str, Deployment] = {}
         #: ``GET /api/status``, rebuilt only where a Pond changed.
         self.status = StatusCache()
+        #: How long runs and Ripple attempts take, observed as they are applied (``/metrics``).
+        self.timings = timings or RunTimings()
         #: The Ducks: which run, and starting, keeping and stopping them. ``can_spawn`` is
         #: False until the Catchment knows the URL its Ducks dial back to.
         self.fleet = FleetAdapter(self, launcher, rules or FleetRules(), can_spawn)
@@ -93,7 +97,12 @@ class Driver:
             self.store.save_ponds(self.engine, self.engine.take_changed())
         self._changed(self.engine.ponds)
         self.fleet.start(loop)
-        for line, run in self.engine.in_flight_runs():
+        in_flight = self.engine.in_flight_runs()
+        self.timings.seed(
+            self.store.failed_run_counts(),
+            [(line, run.seq, run.started_at) for line, run in in_flight],
+        )
+        for line, run in in_flight:
             if line not in self.lines:
                 continue
             self._begun.append(
@@ -129,6 +138,7 @@ class Driver:
                 changed = self.engine.take_changed()
                 self.store.save_ponds(self.engine, changed)
         except EngineError:
+            self.timings.discard()
             raise  # refused before it changed anything (the engine's contract)
         except BaseException:
             # The database rolled back; the engine in memory must too, or they would disagree.
@@ -143,6 +153,7 @@ class Driver:
             self.on_change(self.engine, lines)
 
     def _rebuild(self) -> None:
+        self.timings.discard()
         self._begun.clear()
         self._stops.clear()
         self._ended.clear()
@@ -171,22 +182,27 @@ class Driver:
                     None if effect.cause is None else effect.cause.to_row(),
                 )
                 self._begun.append(effect)
+                self.timings.run_began(effect.pond, effect.seq, effect.at)
             elif isinstance(effect, RunCompleted):
                 store.run_finished(effect.pond, effect.seq, "success", effect.at)
+                self.timings.run_ended(effect.pond, effect.seq, effect.at, "success")
             elif isinstance(effect, RunFailed):
                 store.run_finished(
                     effect.pond, effect.seq, "failed", effect.at, effect.error, effect.traceback
                 )
                 self._ended.append((effect.pond, effect.seq))
+                self.timings.run_ended(effect.pond, effect.seq, effect.at, "failed")
             elif isinstance(effect, RunKilled):
                 store.run_finished(effect.pond, effect.seq, "killed", effect.at, "killed")
                 store.fail_running_attempts(effect.pond, now, "killed")
                 self._ended.append((effect.pond, effect.seq))
+                self.timings.run_ended(effect.pond, effect.seq, effect.at, "killed")
             elif isinstance(effect, StopWorker):
                 self._stops.append(effect.pond)
 
     def _flush(self) -> None:
         """Act on what the last transaction decided: kill, dispatch, review the fleet, re-arm."""
+        self.timings.commit()
         stops, self._stops = self._stops, []
         for line in stops:
             self.board.clear(line)
@@ -279,13 +295,18 @@ class Driver:
         attempt = event.attempt or 0
         if event.type == protocol.RIPPLE_STARTED and event.f is not None:
             store.attempt_started(line, seq, ripple, attempt, event.f, event.at)
+            self.timings.attempt_started(line, seq, ripple, attempt, event.at)
             engine.ripple_started(line, ripple, event.f, now)
         elif event.type == protocol.RIPPLE_SUCCEEDED:
             store.attempt_finished(line, seq, ripple, attempt, "success", event.at)
+            self.timings.attempt_ended(line, seq, ripple, attempt, event.at, "success")
             engine.ripple_succeeded(line, ripple, now)
         elif event.type == protocol.RIPPLE_FAILED:
             store.attempt_finished(
                 line, seq, ripple, attempt, "failed", event.at, event.error, event.traceback
+            )
+            self.timings.attempt_ended(
+                line, seq, ripple, attempt, event.at, "failed", retrying=event.retrying
             )
             engine.ripple_failed(line, ripple, now, retrying=event.retrying)
         elif event.type == protocol.RUN_COMPLETED and event.f is not None:

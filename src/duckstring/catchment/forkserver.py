@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from duckstring.catchment.launcher import DUCK_NICENESS, LauncherClosed, OnExit
-from duckstring.catchment.processes import is_zombie, line_lock_holder, read_memories
+from duckstring.catchment.processes import (
+    is_zombie,
+    line_lock_holder,
+    read_memories,
+    resident_memory,
+)
 
 if TYPE_CHECKING:
     import asyncio  # not at run time: see launcher.py
@@ -390,6 +395,12 @@ class ForkserverLauncher:
         with self._lock:
             pids = {line: duck.pid for line in lines if (duck := self.ducks.get(line))}
         return read_memories(pids, give_way)
+
+    def resident(self, lines: Collection[str]) -> dict[str, int | None]:
+        """The resident set size of each line's Duck (see :func:`resident_memory`)."""
+        with self._lock:
+            pids = {line: duck.pid for line in lines if (duck := self.ducks.get(line))}
+        return {line: resident_memory(pid) for line, pid in pids.items()}
 
     def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> dict[str, str]:
         """Stop every Duck but those of the lines in ``leave`` (SIGTERM, then SIGKILL), reap

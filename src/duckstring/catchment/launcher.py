@@ -89,6 +89,12 @@ class Launcher(Protocol):
         read one at a time until ``give_way()``."""
         ...
 
+    def resident(self, lines: Collection[str]) -> dict[str, int | None]:
+        """What the Ducks of ``lines`` hold resident now, in bytes (None: it could not be
+        read; a line with no Duck is absent). Cheap enough for every scrape of the metrics, and
+        safe from any thread."""
+        ...
+
     def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> dict[str, str]:
         """Stop every Duck but those of ``leave`` that still run, and every spare; start no
         more. The Ducks of ``leave`` go on without this Catchment (they have work in flight and

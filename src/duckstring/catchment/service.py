@@ -17,6 +17,7 @@ from duckstring.catchment.fleet import IDLE_DUCK_BYTES, FleetRules, loading_for
 from duckstring.catchment.forkserver import ForkserverLauncher
 from duckstring.catchment.jobs import JobBoard
 from duckstring.catchment.launcher import DUCK_NICENESS
+from duckstring.catchment.metrics import CatchmentMetrics
 from duckstring.catchment.processes import lock_holder
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import POLL_WAIT, BeginRun
@@ -113,6 +114,8 @@ class Catchment:
         self.launcher: ForkserverLauncher | None = None
         self.board = JobBoard()
         self.alerts: Alerts | None = None
+        #: ``GET /metrics``: its timings are the driver's, its request latencies the app's.
+        self.metrics = CatchmentMetrics()
         self._lock_file: IO[str] | None = None
 
     def _lock_root(self) -> None:
@@ -183,6 +186,7 @@ class Catchment:
                 linger_bytes=self.config.duck_linger_bytes,
                 silence=self.config.duck_silence,
             ),
+            timings=self.metrics.timings,
         )
         self.alerts = Alerts(
             self.layout.database,

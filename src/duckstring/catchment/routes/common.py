@@ -37,9 +37,20 @@ def route_path(scope: Scope) -> str:
     return path
 
 
+#: The one route outside /api behind the key (Prometheus scrapes it with the key as a bearer).
+METRICS_PATH = "/metrics"
+
+
+def needs_key(path: str) -> bool:
+    """Whether a request to ``path`` (as the router matches it) needs the key, when one is
+    set: all of /api but health, and the metrics."""
+    return (path.startswith("/api/") and path != "/api/health") or path == METRICS_PATH
+
+
 def key_refusal(request: Request) -> str | None:
     """Why the request may not pass the key check (None: it may). With a key set, every /api
-    route but health needs ``Authorization: Bearer KEY``, compared in constant time."""
+    route but health, and ``/metrics``, need ``Authorization: Bearer KEY``, compared in
+    constant time."""
     key = catchment_of(request).config.api_key
     if not key:
         return None

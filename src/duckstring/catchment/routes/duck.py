@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.models import Ok
+from duckstring.catchment.request_timer import ROUTE_KEY
 from duckstring.catchment.routes.common import catchment_of, driver_of, route_path
 from duckstring.catchment.service import Catchment
 from duckstring.duck import protocol
@@ -83,6 +84,9 @@ async def events(request: Request, name: str, major: int, body: Events) -> Ok:
 
 _JSON = protocol.MEDIA_TYPE.encode()
 _OK = Ok().model_dump_json().encode()
+#: The templates of the routes the lane answers for, as the router names them (request timing).
+_JOBS_ROUTE = f"/api{protocol.JOBS_ROUTE}"
+_EVENTS_ROUTE = f"/api{protocol.EVENTS_ROUTE}"
 
 
 class DuckLane:
@@ -118,6 +122,7 @@ class DuckLane:
         query = protocol.read_jobs_query(scope["query_string"].decode("latin-1"))
         if query is None:
             return False
+        scope[ROUTE_KEY] = _JOBS_ROUTE
         commands = await take_jobs(self.catchment, driver, line, query.wait, query.held)
         await _answer(send, Jobs(commands=commands).model_dump_json().encode())
         return True
@@ -137,6 +142,7 @@ class DuckLane:
         if _media_type(scope) == _JSON:
             events = protocol.read_events(body)
             if events is not None:
+                scope[ROUTE_KEY] = _EVENTS_ROUTE
                 await apply_events(driver, line, events)
                 await _answer(send, _OK)
                 return None

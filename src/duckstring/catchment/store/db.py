@@ -362,6 +362,13 @@ class Store:
         ).fetchall()
         return {row["line"]: dict(row) for row in rows}
 
+    def failed_run_counts(self) -> dict[str, int]:
+        """How many Pond Runs of each line its history records as failed."""
+        rows = self.con.execute(
+            "SELECT line, COUNT(*) AS failed FROM runs WHERE status = 'failed' GROUP BY line"
+        ).fetchall()
+        return {row["line"]: row["failed"] for row in rows}
+
     def ripple_durations(
         self, lines: list[str] | None = None, last: int = 20
     ) -> dict[str, dict[str, float]]:
