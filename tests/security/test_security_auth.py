@@ -150,7 +150,8 @@ def test_the_openapi_document_says_which_routes_need_the_key(tmp_path: Path) -> 
     assert [(s["type"], s["scheme"]) for s in schemes.values()] == [("http", "bearer")]
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
-            needs_key = path.startswith("/api/") and path != "/api/health"
+            # /metrics too: Prometheus sends the key as a bearer token.
+            needs_key = path == "/metrics" or (path.startswith("/api/") and path != "/api/health")
             assert bool(operation.get("security")) == needs_key, (method, path)
 
 
