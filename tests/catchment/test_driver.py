@@ -265,3 +265,24 @@ def test_a_graceful_stop_leaves_only_the_duck_with_work_in_flight(tmp_path: Path
             assert launcher.stop_all(leave=driver.fleet.at_work()) == {busy: "in memory"}
 
     run(body)
+
+
+def test_a_wake_up_already_due_is_kept_under_uvloop(tmp_path: Path) -> None:
+    """uvloop answers ``call_at`` of a moment already past with a plain Handle (no ``when``):
+    asking for a later wake-up while that one waits must keep it, not fail."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def body() -> None:
+        with driver_on(tmp_path, MemoryLauncher(spares=0)) as driver:
+            loop = asyncio.get_running_loop()
+            driver.start(loop)
+            woke: list[float] = []
+            fleet = driver.fleet
+            fleet.review = lambda: woke.append(loop.time())  # type: ignore[method-assign]
+            fleet._wake_at(loop.time() - 1.0)
+            fleet._wake_at(loop.time() + 60.0)  # later: the due one stands
+            await asyncio.sleep(0.01)
+            assert len(woke) == 1
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(body())

@@ -63,7 +63,10 @@ class FleetAdapter:
         self._forks_waiting = 0
         self._replenishing = False
         self._measuring = False
-        self._timer: asyncio.TimerHandle | None = None
+        #: The wake-up armed, and when (uvloop answers a moment already past with a plain
+        #: Handle, which cannot say when it runs).
+        self._timer: asyncio.Handle | None = None
+        self._timer_at = 0.0
         #: Actions decided and not yet carried out: an action that changes the engine (a
         #: failure) asks the policy again, and what it decides then waits its turn.
         self._queue: deque[Action] = deque()
@@ -276,10 +279,11 @@ class FleetAdapter:
         assert self._loop is not None
         timer = self._timer
         if timer is not None:
-            if timer.when() <= at:
+            if self._timer_at <= at:
                 return
             timer.cancel()
         self._timer = self._loop.call_at(at, self._wake)
+        self._timer_at = at
 
     def _wake(self) -> None:
         self._timer = None
