@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,7 +32,11 @@ from duckstring.engine.rows import TABLES, Rows, pond_rows
 log = logging.getLogger("duckstring.catchment")
 
 #: Lines forecast in one round at most; the rest stay due for the next round.
-ROUND_LINES = 50
+ROUND_LINES = 20
+#: A round that took ``t`` seconds of CPU waits ``SPACING * t`` before the next one: on a big
+#: graph, where one forecast costs a fraction of a second, forecasting takes at most about a
+#: fifth of a core, and the event loop keeps the rest of the interpreter.
+SPACING = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +114,8 @@ class Forecaster:
         self._timer: asyncio.TimerHandle | None = None
         self._busy = False
         self._last = 0.0
+        #: CPU seconds the last round took (written by the worker thread).
+        self._spent = 0.0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="duckstring-alert-forecast")
         self._closed = threading.Event()
 
@@ -151,7 +158,7 @@ class Forecaster:
         if not self._due or self._busy or self._timer is not None or self._closed.is_set():
             return
         loop = asyncio.get_running_loop()
-        wait = max(0.0, self._last + self.every - loop.time())
+        wait = max(0.0, self._last + max(self.every, SPACING * self._spent) - loop.time())
         self._timer = loop.call_later(wait, self._round)
 
     def _round(self) -> None:
@@ -199,6 +206,13 @@ class Forecaster:
     # -- on the worker thread --------------------------------------------------------------
 
     def _simulate(self, jobs: list[_Job], now: Micros) -> None:
+        began = time.thread_time()
+        try:
+            self._forecast_all(jobs, now)
+        finally:
+            self._spent = time.thread_time() - began
+
+    def _forecast_all(self, jobs: list[_Job], now: Micros) -> None:
         predictions = []
         for job in jobs:
             if self._closed.is_set():

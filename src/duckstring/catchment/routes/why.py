@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from duckstring.catchment.models import Why, WhyCause, WhyReason, WhyRun, WhyRunAnswer
 from duckstring.catchment.routes.common import driver_of, select_line
+from duckstring.catchment.store.db import Store
 from duckstring.engine.clock import NEVER, iso
 from duckstring.engine.explain import FAULTS, Reason, explain, explain_cause
 from duckstring.engine.pond import Failure, RunCause
@@ -63,7 +65,7 @@ async def why(
         for other, row in driver.store.last_failed_runs(forgotten).items()
     }
     now = driver.clock.now()
-    explanation = explain(engine, line, now, driver.store.ripple_durations(lines), failures)
+    explanation = explain(engine, line, now, _Measured(driver.store, lines), failures)
     return Why(
         line=line,
         state=explanation.state,
@@ -71,6 +73,28 @@ async def why(
         reasons=_reasons(explanation.reasons),
         summary=explanation.summary,
     )
+
+
+class _Measured(Mapping[str, Mapping[str, float]]):
+    """The measured durations of ``lines``, read from the history only for the lines the
+    explanation asks about (those running): reading all of a deep line's ancestors would cost
+    more than the whole rest of the answer."""
+
+    def __init__(self, store: Store, lines: list[str]) -> None:
+        self.store = store
+        self.lines = lines
+        self.read: dict[str, Mapping[str, float]] = {}
+
+    def __getitem__(self, line: str) -> Mapping[str, float]:
+        if line not in self.read:
+            self.read[line] = self.store.ripple_durations([line]).get(line, {})
+        return self.read[line]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
 
 
 def _why_run(request: Request, line: str, seq: int) -> WhyRunAnswer:
