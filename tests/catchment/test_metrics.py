@@ -12,7 +12,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from duckstring.catchment.line_metrics import LINE_STATES, LineMetrics
+from duckstring.catchment.line_metrics import (
+    KEPT_HEADERS,
+    LINE_STATES,
+    LineMetrics,
+    LineSnapshot,
+    clock_families,
+    render,
+)
 from duckstring.catchment.request_timer import (
     ROUTE_KEY,
     RequestLatency,
@@ -297,3 +304,18 @@ def test_the_request_timer_labels_by_route_template_method_and_status() -> None:
         ("/ui/{asset}", "GET", "200"): 1,
         ("/api/status", "GET", "500"): 1,
     }
+
+
+@pytest.mark.parametrize("line", ["sales@1", 'odd"name\\@2'])
+def test_the_clock_families_are_byte_for_byte_what_the_client_writes(line: str) -> None:
+    """The freshness age and staleness are written from kept prefixes; the document must be
+    what prometheus_client renders from the families themselves, whatever the values."""
+    metrics = LineMetrics(RunTimings())
+    values = [(0.0, 0.5), (1e-7, 12345678.25), (3.0, -2.0), (float("inf"), 1e21)]
+    snapshot = LineSnapshot(metrics, [], [], [(line, age, stale) for age, stale in values])
+    age, staleness = clock_families()
+    for seconds_old, seconds_stale in values:
+        age.add_metric([line], seconds_old)
+        staleness.add_metric([line], seconds_stale)
+    # No line has kept text here: the kept families are their headers alone.
+    assert snapshot.render() == b"".join(KEPT_HEADERS) + render([age, staleness])

@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 from duckstring.catchment.store.db import Deployment
 from duckstring.catchment.timings import LineTimings, RunTimings
@@ -185,7 +186,7 @@ def kept_families() -> list[Any]:
 KEPT_HEADERS: tuple[bytes, ...] = tuple(render([family]) for family in kept_families())
 
 
-def _clock_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+def clock_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
     age = _gauge(
         "duckstring_line_freshness_age_seconds",
         "Seconds since the freshness of the "
@@ -200,6 +201,23 @@ def _clock_families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
         ("line",),
     )
     return age, staleness
+
+
+#: The headers of the two families that move with the clock.
+CLOCK_HEADERS: tuple[bytes, ...] = tuple(render([family]) for family in clock_families())
+
+
+def clock_prefixes(line: str) -> tuple[bytes, bytes]:
+    """What ``prometheus_client`` writes before the value of each clock family's sample of
+    ``line`` (its name and escaped labels). They are rendered once per line and kept: a
+    scrape then only formats the values, with the same ``floatToGoString`` the client uses,
+    so the document is byte for byte the client's own (see the tests)."""
+    prefixes = []
+    for family in clock_families():
+        family.add_metric([line], 0.0)
+        sample = _samples_only(family).rstrip(b"\n")
+        prefixes.append(sample[: sample.rindex(b" ") + 1])
+    return prefixes[0], prefixes[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,15 +240,20 @@ class LineSnapshot:
         if len(kept) > len(self.order):
             for gone in set(kept) - set(self.order):
                 del kept[gone]
+                self.metrics.clock_prefixes.pop(gone, None)
         parts: list[bytes] = []
         for index, header in enumerate(KEPT_HEADERS):
             parts.append(header)
             parts.extend(kept[line][1][index] for line in self.order)
-        age, staleness = _clock_families()
-        for line, age_s, staleness_s in self.clock:
-            age.add_metric([line], age_s)
-            staleness.add_metric([line], staleness_s)
-        parts.append(render([age, staleness]))
+        prefixes = self.metrics.clock_prefixes
+        for index, header in enumerate(CLOCK_HEADERS):
+            parts.append(header)
+            for line, *values in self.clock:
+                prefix = prefixes.get(line)
+                if prefix is None:
+                    prefix = prefixes[line] = clock_prefixes(line)
+                value = floatToGoString(values[index])  # type: ignore[no-untyped-call]
+                parts.append(prefix[index] + value.encode() + b"\n")
         return b"".join(parts)
 
 
@@ -242,6 +265,8 @@ class LineMetrics:
         #: line -> (what it was rendered from: rev, timings version, deployment; its text per
         #: kept family). Written only by :meth:`LineSnapshot.render`, one scrape at a time.
         self.kept: dict[str, tuple[tuple[int, int, Deployment], list[bytes]]] = {}
+        #: line -> what precedes its value in each clock family (see :func:`clock_prefixes`).
+        self.clock_prefixes: dict[str, tuple[bytes, bytes]] = {}
 
     def snapshot(self, engine: Engine, lines: dict[str, Deployment], now: Micros) -> LineSnapshot:
         """Read what changed since the last scrape (on the engine's thread: cheap, ~1 µs a
