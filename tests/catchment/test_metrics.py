@@ -319,3 +319,21 @@ def test_the_clock_families_are_byte_for_byte_what_the_client_writes(line: str) 
         staleness.add_metric([line], seconds_stale)
     # No line has kept text here: the kept families are their headers alone.
     assert snapshot.render() == b"".join(KEPT_HEADERS) + render([age, staleness])
+
+
+def test_a_large_document_is_sent_in_chunks_that_join_to_it() -> None:
+    from collections import Counter
+
+    from prometheus_client import generate_latest
+
+    from duckstring.catchment.metrics import CHUNK, CatchmentMetrics, FleetSnapshot
+
+    metrics = CatchmentMetrics()
+    lines = [f"p{i:04d}@1" for i in range(3000)]
+    clock = [(line, float(i), float(i) / 2) for i, line in enumerate(lines)]
+    snapshot = LineSnapshot(metrics.lines, [], [], clock)
+    fleet = FleetSnapshot(Counter(), 0, {}, dict)
+    chunks = metrics._render(snapshot, fleet)
+    whole = snapshot.render() + fleet.render() + generate_latest(metrics.registry)
+    assert len(chunks) > 1 and b"".join(chunks) == whole
+    assert all(len(chunk) < 2 * CHUNK for chunk in chunks)

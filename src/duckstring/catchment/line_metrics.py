@@ -234,6 +234,11 @@ class LineSnapshot:
 
     def render(self) -> bytes:
         """The lines' part of the document (safe off the engine's thread)."""
+        return b"".join(self.parts())
+
+    def parts(self) -> list[bytes]:
+        """:meth:`render` in pieces, most of them kept text: a scrape sends them as they are
+        rather than copying megabytes into one buffer first."""
         kept = self.metrics.kept
         for figures, timings, key in self.changed:
             kept[figures.line] = (key, [_samples_only(f) for f in figures.families(timings)])
@@ -254,7 +259,7 @@ class LineSnapshot:
                     prefix = prefixes[line] = clock_prefixes(line)
                 value = floatToGoString(values[index])  # type: ignore[no-untyped-call]
                 parts.append(prefix[index] + value.encode() + b"\n")
-        return b"".join(parts)
+        return parts
 
 
 class LineMetrics:

@@ -29,6 +29,9 @@ from duckstring.catchment.timings import RunTimings
 
 #: What a scrape answers with: Prometheus's text format, version 0.0.4.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+#: Bytes per chunk of a scrape's answer: small enough to be allocated from the heap (a
+#: single buffer of the whole document, megabytes at 1,000 lines, costs fresh pages each time).
+CHUNK = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +104,23 @@ class CatchmentMetrics:
         self.lines = LineMetrics(self.timings)
         self._scraping = asyncio.Lock()
 
-    async def scrape(self, driver: Driver) -> bytes:
+    async def scrape(self, driver: Driver) -> list[bytes]:
         """The whole document, as of now (on the event loop; renders on a worker thread)."""
         async with self._scraping:
             lines = self.lines.snapshot(driver.engine, driver.lines, driver.clock.now())
             fleet = FleetSnapshot.of(driver)
             return await asyncio.to_thread(self._render, lines, fleet)
 
-    def _render(self, lines: LineSnapshot, fleet: FleetSnapshot) -> bytes:
-        return lines.render() + fleet.render() + generate_latest(self.registry)
+    def _render(self, lines: LineSnapshot, fleet: FleetSnapshot) -> list[bytes]:
+        """The document in chunks of about :data:`CHUNK` bytes (joined from its parts)."""
+        parts = [*lines.parts(), fleet.render(), generate_latest(self.registry)]
+        chunks: list[bytes] = []
+        start, size = 0, 0
+        for index, part in enumerate(parts):
+            size += len(part)
+            if size >= CHUNK:
+                chunks.append(b"".join(parts[start : index + 1]))
+                start, size = index + 1, 0
+        if start < len(parts):
+            chunks.append(b"".join(parts[start:]))
+        return chunks
