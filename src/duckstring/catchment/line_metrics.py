@@ -246,10 +246,17 @@ class LineSnapshot:
             for gone in set(kept) - set(self.order):
                 del kept[gone]
                 self.metrics.clock_prefixes.pop(gone, None)
-        parts: list[bytes] = []
-        for index, header in enumerate(KEPT_HEADERS):
-            parts.append(header)
-            parts.extend(kept[line][1][index] for line in self.order)
+        metrics = self.metrics
+        if self.changed or metrics.blocks is None or metrics.blocks[0] != self.order:
+            # Each kept family's samples joined under its header, kept until a line changes.
+            metrics.blocks = (
+                self.order,
+                [
+                    header + b"".join([kept[line][1][index] for line in self.order])
+                    for index, header in enumerate(KEPT_HEADERS)
+                ],
+            )
+        parts: list[bytes] = list(metrics.blocks[1])
         prefixes = self.metrics.clock_prefixes
         for index, header in enumerate(CLOCK_HEADERS):
             parts.append(header)
@@ -270,6 +277,9 @@ class LineMetrics:
         #: line -> (what it was rendered from: rev, timings version, deployment; its text per
         #: kept family). Written only by :meth:`LineSnapshot.render`, one scrape at a time.
         self.kept: dict[str, tuple[tuple[int, int, Deployment], list[bytes]]] = {}
+        #: The kept families' text of every line as the last scrape joined it (with the order
+        #: of the lines it holds): the next scrape reuses it when no line changed.
+        self.blocks: tuple[list[str], list[bytes]] | None = None
         #: line -> what precedes its value in each clock family (see :func:`clock_prefixes`).
         self.clock_prefixes: dict[str, tuple[bytes, bytes]] = {}
 
