@@ -95,6 +95,24 @@ def serve_big_status(page: Any) -> list[int]:
             status=200, content_type="application/json", body='{"runs":[]}'
         ),
     )
+    # The Ponds exist only in the served status: so do their explanations and forecasts.
+    idle = {"state": "idle", "at": "2026-01-01T00:00:00Z", "summary": "idle: no demand"}
+    page.route(
+        "**/api/ponds/*/why?*",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"line": "x@1", "reasons": [], **idle}),
+        ),
+    )
+    page.route(
+        "**/api/ponds/*/forecast?*",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"line": "x@1", "next_fresh": None, "reason": "no demand"}),
+        ),
+    )
     return served
 
 

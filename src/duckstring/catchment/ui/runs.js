@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { ago, clock, duration, h, instant, span } from "./format.js";
+import { showRunCause } from "./why.js";
 
 export function statusPill(status) {
   return h("span", { class: `pill st-${status}` }, status);
@@ -118,6 +119,9 @@ export class RunDetail {
 
   async open(run) {
     this.run = run;
+    // Why it ran does not change: asked once per opening, kept across the reloads.
+    this.cause = h("div", { class: "detail-why" }, h("p", { class: "muted" }, "Loading…"));
+    showRunCause(this.cause, run);
     this.root.hidden = false;
     this.content.replaceChildren(h("p", { class: "muted" }, `Loading ${run.id} run #${run.seq}…`));
     await this.load();
@@ -211,6 +215,8 @@ export class RunDetail {
         h("button", { class: "link", onclick: () => { this.close(); this.app.select(`pond:${run.id}`, { center: true }); } }, "Show Pond"),
       ),
       h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+      h("h3", {}, "Why it ran"),
+      this.cause,
       h("h3", {}, "Ripple attempts"),
       attempts.length
         ? h(

@@ -7,6 +7,7 @@ import { api, pondPath } from "./api.js";
 import { ago, duration, h, instant, parseTime } from "./format.js";
 import { pondLook } from "./graph.js";
 import { runTable, statusPill } from "./runs.js";
+import { showWhy } from "./why.js";
 
 const UNITS = ["SECOND", "MINUTE", "HOUR", "DAY", "WEEK"];
 const DURATION_UNITS = { s: 1, min: 60, h: 3600, d: 86400 };
@@ -77,6 +78,7 @@ export class Sidebar {
   /** Rebuild for a selection: {kind: "pond"|"ripple"|"trigger", pond: id, ripple?}. */
   show(selection) {
     this.selection = selection;
+    this.forecastMoment = null;
     this.token += 1;
     clearTimeout(this.timer);
     this.binders = [];
@@ -193,6 +195,7 @@ export class Sidebar {
         ["Cadence", () => this.cadence || "–"],
         ["Window delay", (p) => (p.d_ms ? duration(p.d_ms) : "–")],
       ]),
+      h("section", { class: "side-section" }, h("h3", {}, "Why"), h("div", { class: "side-why" }, h("p", { class: "muted" }, "Loading…"))),
       this.triggerSection(pond),
       this.controlSection(pond),
       this.budgetSection(pond),
@@ -548,11 +551,27 @@ export class Sidebar {
         const runs = (await api(path)).runs;
         if (token !== this.token) return;
         this.renderRuns(pond, selection, runs);
+        await this.explain(token, pond, selection);
       } catch {
         // keep the last list; the status poll shows the connection state
       }
     }
     if (token === this.token) this.timer = setTimeout(() => this.poll(token), 2000);
+  }
+
+  /** The Why block: the chain every poll (it is cheap), the forecast when the line's state,
+   * trigger or demand moved since it was last asked. */
+  async explain(token, pond, selection) {
+    const box = selection.kind === "pond" ? this.root.querySelector(".side-why") : null;
+    if (!box) return;
+    const moment = JSON.stringify([pond.status, pond.trigger, pond.has_pull, pond.target_f, pond.runs_completed]);
+    const withForecast = moment !== this.forecastMoment;
+    const kept = withForecast ? null : box.querySelector(".why-forecast");
+    const why = await showWhy(box, pond, { withForecast, current: () => token === this.token });
+    if (why && token === this.token) {
+      if (withForecast) this.forecastMoment = moment;
+      else if (kept) box.append(kept);
+    }
   }
 
   renderRuns(pond, selection, runs) {
