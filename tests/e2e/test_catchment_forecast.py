@@ -24,6 +24,7 @@ KEYS = {
     "holds",
     "bottleneck",
     "reason",
+    "assumed",
 }
 
 
@@ -84,6 +85,7 @@ def test_the_forecast_predicts_the_wave_cadence_and_a_tide_it_cannot_hold(
         assert body["bottleneck"]["line"] == "sales@1", body
         assert body["bottleneck"]["ripple"] == "join_lines", body
         assert body["next_fresh"] is not None and body["reason"] is None
+        assert body["assumed"] == []  # the first Pulse measured every Ripple
 
         client.post("/ponds/reports/sleep", json={"upstream": True}).raise_for_status()
     server.wait_for(settled, timeout=60, what="the Wave's runs to drain")

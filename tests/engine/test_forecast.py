@@ -206,6 +206,7 @@ def test_a_ripple_never_measured_takes_the_default_and_is_listed() -> None:
     measured = {**MEASURED, "reports": {}}
     predicted = forecast(engine_rows(sim.engine), "reports", sim.now, measured)
     assert predicted.assumed == ("reports.monthly_summary",)
+    assert predicted.to_api()["assumed"] == ["reports.monthly_summary"]
     assert predicted.next_fresh_in == 7.0 + DEFAULT_RIPPLE_SECONDS
 
 
@@ -236,6 +237,7 @@ def test_to_api_has_exactly_the_documented_keys() -> None:
         "holds",
         "bottleneck",
         "reason",
+        "assumed",
     ]
     assert body["bottleneck"] == {"line": "sales", "ripple": "join_lines", "seconds": 3.0}
     assert body["bound"] == 1.0 and body["holds"] is False

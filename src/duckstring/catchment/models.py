@@ -217,6 +217,11 @@ class ForecastRecord(BaseModel):
         description="The slowest Ripple the line's fresh output waits for"
     )
     reason: str | None = Field(description="Why there is no next_fresh, if there is none")
+    assumed: list[str] = Field(
+        default_factory=list,
+        description="pond.ripple of the Ripples the answer depends on that never ran "
+        "successfully: each was taken to last 1 s",
+    )
 
 
 class WhyReason(BaseModel):

@@ -111,6 +111,9 @@ def render_forecast(document: dict[str, Any]) -> list[Text]:
     reason = document.get("reason")
     if reason:
         lines.append(_field("why", reason))
+    assumed = document.get("assumed") or []
+    if assumed:
+        lines.append(_field("not measured yet (taken as 1 s)", ", ".join(assumed)))
     return lines
 
 

@@ -103,6 +103,7 @@ class Forecast:
             "holds": self.holds,
             "bottleneck": None if self.bottleneck is None else self.bottleneck.to_api(),
             "reason": self.reason,
+            "assumed": list(self.assumed),
         }
 
 

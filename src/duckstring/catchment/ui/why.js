@@ -45,6 +45,7 @@ export function forecastLine(forecast) {
     const pond = forecast.bottleneck.line.split("@")[0];
     bits.push(`bottleneck ${pond}.${forecast.bottleneck.ripple} (${duration(forecast.bottleneck.seconds * 1000)})`);
   }
+  if (forecast.assumed && forecast.assumed.length) bits.push(`not measured yet, taken as 1 s: ${forecast.assumed.join(", ")}`);
   return h("p", { class: `why-forecast${forecast.holds === false ? " alarm" : ""}` }, "Forecast: ", bits.join(" · "));
 }
 
