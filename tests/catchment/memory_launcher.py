@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from duckstring.catchment.launcher import LauncherClosed, OnExit
+from duckstring.catchment.launcher import LauncherClosed, Node, OnExit
 from duckstring.duck.protocol import BeginRun
 
 
@@ -31,6 +31,8 @@ class MemoryLauncher:
         #: What happened, in order: ("spare" | "forked" | "adopted" | "killed", line).
         self.log: list[tuple[str, str]] = []
         self.sizes: dict[str, int | None] = {}
+        #: Where a test says each line's Duck runs.
+        self.nodes: dict[str, Node] = {}
         self.closed = False
 
     def start(
@@ -92,8 +94,12 @@ class MemoryLauncher:
         self.ducks.clear()
         return left
 
-    def exit(self, line: str, code: int | None) -> None:
-        """The Duck of ``line`` ends with ``code``, as the launcher would see it."""
+    def node_of(self, line: str) -> Node | None:
+        return self.nodes.get(line) if line in self.ducks else None
+
+    def exit(self, line: str, code: int | None, reason: str | None = None) -> None:
+        """The Duck of ``line`` ends with ``code`` (and ``reason``, when the launcher knows
+        one), as the launcher would see it."""
         duck = self.ducks.pop(line)
         if duck.on_exit is not None:
-            duck.on_exit(line, code, duck.adopted)
+            duck.on_exit(line, code, duck.adopted, reason)

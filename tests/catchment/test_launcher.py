@@ -161,7 +161,7 @@ WATCH = textwrap.dedent(
         loop = asyncio.get_running_loop()
         ended = asyncio.Queue()
 
-        def on_exit(line, code, adopted):
+        def on_exit(line, code, adopted, reason):
             ended.put_nowait((line, code, adopted))
 
         launcher.start("p@1")

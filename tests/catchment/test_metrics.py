@@ -332,7 +332,7 @@ def test_a_large_document_is_sent_in_chunks_that_join_to_it() -> None:
     lines = [f"p{i:04d}@1" for i in range(3000)]
     clock = [(line, float(i), float(i) / 2) for i, line in enumerate(lines)]
     snapshot = LineSnapshot(metrics.lines, [], [], clock)
-    fleet = FleetSnapshot(Counter(), 0, {}, dict)
+    fleet = FleetSnapshot(Counter(), 0, {}, dict, {})
     chunks = metrics._render(snapshot, fleet)
     whole = snapshot.render() + fleet.render() + generate_latest(metrics.registry)
     assert len(chunks) > 1 and b"".join(chunks) == whole

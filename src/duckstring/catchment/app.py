@@ -18,7 +18,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from duckstring import __version__
 from duckstring.catchment.models import Health
 from duckstring.catchment.request_timer import RequestTimer, RouteTemplates
-from duckstring.catchment.routes import alerts, data, deploy, duck, forecast, ponds, runs, why
+from duckstring.catchment.routes import (
+    alerts,
+    data,
+    deploy,
+    duck,
+    forecast,
+    placement,
+    ponds,
+    runs,
+    why,
+)
 from duckstring.catchment.routes import catchment as catchment_routes
 from duckstring.catchment.routes import metrics as metrics_routes
 from duckstring.catchment.routes import ui as ui_routes
@@ -150,7 +160,18 @@ def create_app(config: CatchmentConfig) -> FastAPI:
     # Each module straight onto the app, not through nested routers: every level of inclusion
     # matches the request again. The worker protocol first: it carries most requests (a long
     # poll and an event post or two per run), and routes are tried in order.
-    for module in (duck, ponds, forecast, runs, why, deploy, data, catchment_routes, alerts):
+    for module in (
+        duck,
+        ponds,
+        forecast,
+        runs,
+        why,
+        placement,
+        deploy,
+        data,
+        catchment_routes,
+        alerts,
+    ):
         app.include_router(module.router, prefix="/api", dependencies=[Depends(require_key)])
         templates.include(module.router.routes, "/api")
     app.include_router(metrics_routes.router, dependencies=[Depends(require_key)])

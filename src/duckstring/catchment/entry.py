@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from duckstring.catchment.service import CatchmentConfig, RootBusy, check_root_free
-from duckstring.catchment.settings import SettingError, knobs_from_environment
+from duckstring.catchment.settings import LAUNCHERS, SettingError, knobs_from_environment
 
-__all__ = ["RootBusy", "SettingError", "check_root_free", "read_knobs", "serve_root"]
+__all__ = ["LAUNCHERS", "RootBusy", "SettingError", "check_root_free", "read_knobs", "serve_root"]
 
 
-def read_knobs() -> Mapping[str, Any]:
+def read_knobs(**given: Any) -> Mapping[str, Any]:
     """The knobs of a Catchment the CLI starts, from the environment, checked now: a command
-    reads them before it registers or writes anything. Raises :class:`SettingError` (a
-    ``SystemExit`` whose message names the variable) for a bad value."""
-    return knobs_from_environment(allow_local_git=True)
+    reads them before it registers or writes anything; a knob in ``given`` (its command's own
+    option) is taken instead. Raises :class:`SettingError` (a ``SystemExit`` whose message
+    names the variable) for a bad value."""
+    return knobs_from_environment(allow_local_git=True, **given)
 
 
 def serve_root(

@@ -252,13 +252,23 @@ class Fleet:
             duck.heard = now
 
     def exited(
-        self, line: str, code: int | None, *, adopted: bool, now: float, view: FleetView
+        self,
+        line: str,
+        code: int | None,
+        *,
+        adopted: bool,
+        now: float,
+        view: FleetView,
+        reason: str | None = None,
     ) -> list[Action]:
-        """The line's Duck ended with ``code`` (None: unknown)."""
+        """The line's Duck ended with ``code`` (None: unknown); ``reason`` says why when the
+        launcher knows (its node left the cluster), and is the failure's message then."""
         duck = self.ducks.pop(line, None)
         if duck is None:
             return []
-        failure = None if duck.phase in LEAVING else exit_message(line, code, adopted=adopted)
+        failure = (
+            None if duck.phase in LEAVING else reason or exit_message(line, code, adopted=adopted)
+        )
         if code == EXIT_LOCKED and view.knows(line):
             # Another Duck holds the line: one that outlived a restart. Adopt it.
             self.ducks[line] = DuckState(Phase.ADOPTING, now, failure=failure)

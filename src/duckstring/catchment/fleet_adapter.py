@@ -199,12 +199,14 @@ class FleetAdapter:
         self.policy.started(line, self._loop.time())
         self.launcher.watch(line, self._loop, self._exited)
 
-    def _exited(self, line: str, code: int | None, adopted: bool) -> None:
-        """The launcher saw the line's Duck end."""
+    def _exited(self, line: str, code: int | None, adopted: bool, reason: str | None) -> None:
+        """The launcher saw the line's Duck end (``reason``: why, when it knows)."""
         if self._stopped or self._loop is None:
             return
         now = self._loop.time()
-        self._carry_out(self.policy.exited(line, code, adopted=adopted, now=now, view=self.view))
+        self._carry_out(
+            self.policy.exited(line, code, adopted=adopted, now=now, view=self.view, reason=reason)
+        )
         self.review()
 
     def _adopt(self, line: str) -> None:

@@ -359,7 +359,7 @@ class ForkserverLauncher:
         current = self.ducks.get(duck.line) is duck
         code = self.reap(duck)
         if current:
-            on_exit(duck.line, code, duck.adopted)
+            on_exit(duck.line, code, duck.adopted, None)
 
     def _unwatch(self, duck: DuckProcess) -> None:
         if duck.watched is not None:
@@ -401,6 +401,10 @@ class ForkserverLauncher:
         with self._lock:
             pids = {line: duck.pid for line in lines if (duck := self.ducks.get(line))}
         return {line: resident_memory(pid) for line, pid in pids.items()}
+
+    def node_of(self, line: str) -> None:
+        """Every Duck of this launcher runs on this machine."""
+        return None
 
     def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> dict[str, str]:
         """Stop every Duck but those of the lines in ``leave`` (SIGTERM, then SIGKILL), reap

@@ -10,6 +10,7 @@ an actor) is its own business.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -25,8 +26,24 @@ if TYPE_CHECKING:
 DUCK_NICENESS = 19
 
 #: Told when a line's Duck ended: the line, its exit code (None when it cannot be known, as for
-#: a Duck adopted after a restart, which is not this Catchment's child) and whether it was adopted.
-OnExit = Callable[[str, int | None, bool], None]
+#: a Duck adopted after a restart, which is not this Catchment's child), whether it was adopted,
+#: and why it ended when the launcher knows better than the code (None: the code says it), such
+#: as the cluster node it ran on having left.
+OnExit = Callable[[str, int | None, bool, str | None], None]
+
+
+@dataclass(frozen=True)
+class Node:
+    """Where a Duck runs: a cluster node's id and address."""
+
+    id: str
+    address: str
+
+    def to_api(self) -> dict[str, str]:
+        return {"id": self.id, "address": self.address}
+
+    def describe(self) -> str:
+        return f"node {self.id[:12]} ({self.address})"
 
 
 class LauncherClosed(RuntimeError):
@@ -93,6 +110,11 @@ class Launcher(Protocol):
         """What the Ducks of ``lines`` hold resident now, in bytes (None: it could not be
         read; a line with no Duck is absent). Cheap enough for every scrape of the metrics, and
         safe from any thread."""
+        ...
+
+    def node_of(self, line: str) -> Node | None:
+        """The cluster node the Duck of ``line`` runs on (None: on this machine, or not known
+        yet). Cheap and safe from any thread."""
         ...
 
     def stop_all(self, timeout: float = 5.0, *, leave: Collection[str] = ()) -> dict[str, str]:

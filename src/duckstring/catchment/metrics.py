@@ -23,6 +23,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from duckstring.catchment.driver import Driver
 from duckstring.catchment.fleet import Phase
+from duckstring.catchment.launcher import Node
 from duckstring.catchment.line_metrics import LineMetrics, LineSnapshot, render
 from duckstring.catchment.request_timer import RequestLatency
 from duckstring.catchment.timings import RunTimings
@@ -44,6 +45,8 @@ class FleetSnapshot:
     idle_pss: dict[str, int]
     #: Reads the resident memory of the Ducks of these lines (safe off the loop).
     resident: Callable[[], dict[str, int | None]]
+    #: line -> the cluster node its Duck runs on (absent: on this machine, or not placed yet).
+    nodes: dict[str, Node]
 
     @classmethod
     def of(cls, driver: Driver) -> FleetSnapshot:
@@ -59,6 +62,7 @@ class FleetSnapshot:
                 if duck.phase is Phase.IDLE and duck.size is not None
             },
             resident=lambda: launcher.resident(lines),
+            nodes={line: node for line in lines if (node := launcher.node_of(line)) is not None},
         )
 
     def render(self) -> bytes:
@@ -91,7 +95,15 @@ class FleetSnapshot:
         )
         for line, size in sorted(self.idle_pss.items()):
             idle.add_metric([line], size)
-        return render([ducks, spares, resident, idle])
+        node = GaugeMetricFamily(
+            "duckstring_duck_node",
+            "Where each line's Duck runs on the cluster (1 per Duck, by node id and address; "
+            "none for Ducks on the Catchment's own machine).",
+            labels=("line", "node", "address"),
+        )
+        for line, where in sorted(self.nodes.items()):
+            node.add_metric([line, where.id, where.address], 1)
+        return render([ducks, spares, resident, idle, node])
 
 
 class CatchmentMetrics:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 
 class Ok(BaseModel):
@@ -29,6 +29,11 @@ class RippleState(BaseModel):
     target_f: str | None
     start_f: str | None
     end_f: str | None
+
+
+class DuckNode(BaseModel):
+    id: str = Field(description="The node's id on its cluster")
+    address: str = Field(description="The node's address")
 
 
 class PondState(BaseModel):
@@ -60,6 +65,11 @@ class PondState(BaseModel):
     windows: int = Field(description="How many window rules the line has")
     ripples: list[RippleState]
     ripple_edges: list[list[str]]
+    node: DuckNode | None = Field(
+        None,
+        description="The cluster node its Duck runs on (null: no Duck, or a Duck on the "
+        "Catchment's own machine)",
+    )
 
 
 class Status(BaseModel):
@@ -320,3 +330,24 @@ class AlertDelivery(BaseModel):
 
 class AlertLog(BaseModel):
     deliveries: list[AlertDelivery] = Field(description="Newest first")
+
+
+class PlacementBody(BaseModel):
+    """What a line's Duck asks of its node: ``cpus`` (≥ 0), ``memory`` (bytes, or a size such
+    as ``"8G"``) and custom ``resources`` (name -> amount). Left out: the launcher's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpus: float | None = None
+    memory: int | str | None = None
+    resources: dict[str, float] | None = None
+
+
+class PlacementAnswer(BaseModel):
+    line: str
+    launcher: str = Field(description="How this Catchment starts Ducks: local or ray")
+    cpus: float | None
+    memory: int | None = Field(description="Bytes")
+    resources: dict[str, float]
+    node: DuckNode | None = Field(description="Where its Duck runs now (null: none, or here)")
+    last_node: str | None = Field(description="The node id its last Duck ran on")

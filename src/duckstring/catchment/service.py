@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
@@ -16,8 +17,9 @@ from duckstring.catchment.driver import Driver
 from duckstring.catchment.fleet import IDLE_DUCK_BYTES, FleetRules, loading_for
 from duckstring.catchment.forkserver import ForkserverLauncher
 from duckstring.catchment.jobs import JobBoard
-from duckstring.catchment.launcher import DUCK_NICENESS
+from duckstring.catchment.launcher import DUCK_NICENESS, Launcher, Node
 from duckstring.catchment.metrics import CatchmentMetrics
+from duckstring.catchment.placement import Placement
 from duckstring.catchment.processes import lock_holder
 from duckstring.catchment.store import Store
 from duckstring.duck.protocol import POLL_WAIT, BeginRun
@@ -100,6 +102,10 @@ class CatchmentConfig:
     alert_backoff: float = 5.0
     #: Seconds between two rounds of forecasts for forecast-breach alerts, at least.
     alert_forecast_every: float = 1.0
+    #: How Ducks are started: ``local`` (forked on this machine) or ``ray`` (actors on a Ray
+    #: cluster, at ``ray_address``: ``auto``, an address, or None to start a local Ray).
+    launcher: str = "local"
+    ray_address: str | None = None
 
 
 class Catchment:
@@ -111,7 +117,10 @@ class Catchment:
         self.url = config.url.rstrip("/") if config.url else None
         self.store: Store | None = None
         self.driver: Driver | None = None
-        self.launcher: ForkserverLauncher | None = None
+        self.launcher: Launcher | None = None
+        #: Each line's placement and the node its last Duck ran on (the store keeps both).
+        self.placements: dict[str, Placement] = {}
+        self.last_nodes: dict[str, str] = {}
         self.board = JobBoard()
         self.alerts: Alerts | None = None
         #: ``GET /metrics``: its timings are the driver's, its request latencies the app's.
@@ -159,20 +168,11 @@ class Catchment:
         self._lock_root()
         self.store = Store(self.layout.database)
         self.layout.ponds.mkdir(parents=True, exist_ok=True)
-        self.launcher = ForkserverLauncher(
-            self.duck_config,
-            lambda line: self.layout.duck_lock(*parse_line(line)),
-            niceness=self.config.duck_niceness,
-            spares=self.config.duck_spares,
-        )
-        self.launcher.warm()
-        try:
-            # Before the first request is served: the forkserver loads DuckDB (~0.5 s) while
-            # the first spares are forked, so the first runs find their Ducks waiting instead
-            # of queueing behind that load.
-            self.launcher.replenish()
-        except Exception as error:  # spares only make Ducks start sooner
-            log.warning("could not fork spare Ducks: %s", error)
+        for line, (placement, node) in self.store.placements().items():
+            self.placements[line] = placement
+            if node is not None:
+                self.last_nodes[line] = node
+        self.launcher = self._launcher(loop)
         self.driver = Driver(
             self.store,
             self.launcher,
@@ -202,6 +202,52 @@ class Catchment:
         self.alerts.start()
         self.driver.on_change = self.alerts.seen
         self.driver.start(loop)
+
+    def _launcher(self, loop: asyncio.AbstractEventLoop) -> Launcher:
+        if self.config.launcher == "ray":
+            from duckstring.catchment.ray_launcher import RayLauncher
+
+            assert self.store is not None
+            return RayLauncher(
+                self.duck_config,
+                self.store.catchment_id(),
+                address=self.config.ray_address,
+                placement_of=lambda line: self.placements.get(line, Placement()),
+                last_node=self.last_nodes.get,
+                on_placed=lambda line, node: self._placed_soon(loop, line, node),
+            )
+        launcher = ForkserverLauncher(
+            self.duck_config,
+            lambda line: self.layout.duck_lock(*parse_line(line)),
+            niceness=self.config.duck_niceness,
+            spares=self.config.duck_spares,
+        )
+        launcher.warm()
+        try:
+            # Before the first request is served: the forkserver loads DuckDB (~0.5 s) while
+            # the first spares are forked, so the first runs find their Ducks waiting instead
+            # of queueing behind that load.
+            launcher.replenish()
+        except Exception as error:  # spares only make Ducks start sooner
+            log.warning("could not fork spare Ducks: %s", error)
+        return launcher
+
+    def _placed_soon(self, loop: asyncio.AbstractEventLoop, line: str, node: Node) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(self._placed, line, node)
+
+    def _placed(self, line: str, node: Node) -> None:
+        """A line's new Duck was placed on ``node``: its next one prefers it."""
+        if self.last_nodes.get(line) != node.id and self.store is not None:
+            self.last_nodes[line] = node.id
+            with contextlib.suppress(Exception):  # a closed store: the Catchment is stopping
+                self.store.set_node(line, node.id)
+
+    def set_placement(self, line: str, placement: Placement) -> None:
+        """The operator's placement of ``line``, kept; its next Duck starts with it."""
+        assert self.store is not None
+        self.store.set_placement(line, placement)
+        self.placements[line] = placement
 
     def learn_url(self, url: str) -> None:
         """The first request served tells where this Catchment is reachable."""

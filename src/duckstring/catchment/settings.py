@@ -66,6 +66,20 @@ def flag(variable: str) -> bool:
     raise SettingError(f"{variable} must be 1 or 0, not {os.environ[variable]!r}")
 
 
+#: The launchers a Catchment can start its Ducks with.
+LAUNCHERS = ("local", "ray")
+
+
+def launcher_choice(variable: str, default: str) -> str:
+    """``variable`` as one of :data:`LAUNCHERS` (``default`` when unset or empty)."""
+    text = os.environ.get(variable, "").strip().lower()
+    if not text:
+        return default
+    if text not in LAUNCHERS:
+        raise SettingError(f"{variable} must be {' or '.join(LAUNCHERS)}, not {text!r}")
+    return text
+
+
 def _attempts(variable: str, default: int) -> int:
     value = count(variable, default, most=100)
     if value < 1:
@@ -99,6 +113,8 @@ _KNOBS: dict[str, Callable[[Any], Any]] = {
     "alert_forecast_every": lambda default: seconds(
         "DUCKSTRING_ALERT_FORECAST_EVERY", default, most=3600
     ),
+    "launcher": lambda default: launcher_choice("DUCKSTRING_LAUNCHER", default),
+    "ray_address": lambda default: os.environ.get("DUCKSTRING_RAY_ADDRESS") or default,
 }
 
 

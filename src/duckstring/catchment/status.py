@@ -13,8 +13,10 @@ number completed, per Pond and per Ripple: a client computes runs in flight as t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from duckstring.catchment.launcher import Node
 from duckstring.catchment.store.db import Deployment
 from duckstring.engine.clock import Micros, iso
 from duckstring.engine.core import Engine
@@ -45,10 +47,13 @@ def _ripple_states(p: PondNode) -> list[dict[str, Any]]:
     return states
 
 
-def pond_state(p: PondNode, deployment: Deployment, now: Micros) -> dict[str, Any]:
+def pond_state(
+    p: PondNode, deployment: Deployment, now: Micros, node: Node | None = None
+) -> dict[str, Any]:
     staleness = p.staleness(now)
     state = _steady_state(p, deployment)
     state["staleness_ms"] = None if staleness is None else staleness // 1000
+    state["node"] = None if node is None else node.to_api()
     return state
 
 
@@ -109,7 +114,15 @@ class StatusCache:
         #: Pond id -> (rev, deployment, its JSON object without the closing brace).
         self._parts: dict[str, tuple[int, Deployment, str]] = {}
 
-    def document(self, engine: Engine, lines: dict[str, Deployment], now: Micros) -> str:
+    def document(
+        self,
+        engine: Engine,
+        lines: dict[str, Deployment],
+        now: Micros,
+        node_of: Callable[[str], Node | None] = lambda line: None,
+    ) -> str:
+        """The document; ``node_of`` says where each line's Duck runs (read per request, like
+        staleness: a Duck moves without the engine's state changing)."""
         parts: list[str] = []
         cache = self._parts
         for p in engine.ponds.values():
@@ -123,7 +136,9 @@ class StatusCache:
                 cache[p.id] = cached
             staleness = p.staleness(now)
             value = "null" if staleness is None else str(staleness // 1000)
-            parts.append(f'{cached[2]},"staleness_ms":{value}}}')
+            node = node_of(p.id)
+            where = "null" if node is None else json.dumps(node.to_api(), separators=(",", ":"))
+            parts.append(f'{cached[2]},"staleness_ms":{value},"node":{where}}}')
         if len(cache) > len(engine.ponds):
             for gone in [line for line in cache if line not in engine.ponds]:
                 del cache[gone]

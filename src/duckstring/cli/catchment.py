@@ -66,17 +66,43 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def server_knobs() -> Mapping[str, Any]:
+LauncherOption = Annotated[
+    str | None,
+    typer.Option(
+        "--launcher",
+        help="How Ducks start: local (forked here) or ray (actors on a Ray cluster); "
+        "default: DUCKSTRING_LAUNCHER, else local",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="The Ray cluster (auto, or HOST:PORT); default: DUCKSTRING_RAY_ADDRESS, else a "
+        "local Ray started with the Catchment",
+    ),
+]
+
+
+def server_knobs(launcher: str | None = None, ray_address: str | None = None) -> Mapping[str, Any]:
     """The ``DUCKSTRING_*`` knobs of a Catchment this command starts, read before anything is
     registered or written, so a bad value ends the command with one line and changes nothing.
+    ``launcher`` and ``ray_address``, given, take the place of their variables.
 
     The server is imported here, when a command is about to start one, and only through its
     one entry (:mod:`duckstring.catchment.entry`); every other command is an HTTP client.
     """
     from duckstring.catchment import entry
 
+    given: dict[str, Any] = {}
+    if launcher is not None:
+        if launcher.strip().lower() not in entry.LAUNCHERS:
+            fail(f"--launcher must be {' or '.join(entry.LAUNCHERS)}, not {launcher!r}")
+        given["launcher"] = launcher.strip().lower()
+    if ray_address:
+        given["ray_address"] = ray_address
     try:
-        return entry.read_knobs()
+        return entry.read_knobs(**given)
     except entry.SettingError as error:
         fail(str(error))
 
@@ -146,11 +172,13 @@ def init(
         list[str] | None, typer.Option(help="Extra header 'Name: value' (repeatable)")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Set as default without asking")] = False,
+    launcher: LauncherOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Register a local Catchment and start it in the foreground (Ctrl+C stops)."""
     if key and generate_key:
         fail("--key and --generate-key exclude each other: pass one")
-    knobs = server_knobs()
+    knobs = server_knobs(launcher, ray_address)
     if name is None:
         name = typer.prompt("Catchment name")
     with expected_errors(ConfigError):
@@ -192,9 +220,13 @@ def init(
 
 
 @catchment_app.command("start")
-def start(name: Annotated[str, typer.Argument(help="A registered local Catchment")]) -> None:
+def start(
+    name: Annotated[str, typer.Argument(help="A registered local Catchment")],
+    launcher: LauncherOption = None,
+    ray_address: RayAddressOption = None,
+) -> None:
     """Start a registered local Catchment again (reusing its stored key)."""
-    knobs = server_knobs()
+    knobs = server_knobs(launcher, ray_address)
     with expected_errors(ConfigError):
         registration = load().resolve(name)
     if not registration.is_local:

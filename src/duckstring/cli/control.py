@@ -150,3 +150,68 @@ def failure_budget(
         f"{escape(name)}: immediate retries {budget['immediate_retries']}, "
         f"on-change retries {budget['source_retries']}"
     )
+
+
+def _resource(text: str) -> tuple[str, float]:
+    """``NAME=N`` (``NAME`` alone: one of it)."""
+    name, _, amount = text.partition("=")
+    try:
+        return name.strip(), float(amount) if amount.strip() else 1.0
+    except ValueError:
+        raise typer.BadParameter(f"must be NAME=N, not {text!r}", param_hint="--resource") from None
+
+
+@control_app.command("placement")
+def placement(
+    name: PondArgument,
+    cpus: Annotated[
+        float | None, typer.Option("--cpus", min=0, help="CPUs its Duck holds on its node")
+    ] = None,
+    memory: Annotated[
+        str | None, typer.Option("--memory", help="Memory its Duck holds: 8G, 512MiB, bytes")
+    ] = None,
+    resource: Annotated[
+        list[str] | None,
+        typer.Option("--resource", help="A custom resource of the cluster: NAME=N (repeatable)"),
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option("--clear", help="Forget the placement: the launcher's default")
+    ] = False,
+    catchment: CatchmentOption = None,
+    major: MajorOption = None,
+    version: VersionOption = None,
+) -> None:
+    """Show where the Pond's Duck runs and what it asks of its node, or set it.
+
+    A placement is the operator's, like a window: it survives restarts and redeploys, and the
+    line's next Duck starts with it (a Duck running now stays where it is). An option not given
+    keeps its value; --resource replaces the custom resources. On a Ray cluster it becomes the
+    actor's resources; the local launcher only records it.
+    """
+    resources = dict(_resource(text) for text in resource or [])
+    with connect(catchment) as client:
+        path, params = f"/ponds/{name}/placement", selectors(major, version)
+        current = client.get(path, params=params)
+        if clear or cpus is not None or memory is not None or resource:
+            body = (
+                {}
+                if clear
+                else {
+                    "cpus": current["cpus"] if cpus is None else cpus,
+                    "memory": current["memory"] if memory is None else memory,
+                    "resources": current["resources"] if not resource else resources,
+                }
+            )
+            current = client.post(path, params=params, json=body)
+    asks = [
+        *([f"{current['cpus']:g} CPU"] if current["cpus"] is not None else []),
+        *([f"{current['memory'] / (1 << 30):.2f} GiB"] if current["memory"] is not None else []),
+        *(f"{key}={value:g}" for key, value in sorted(current["resources"].items())),
+    ]
+    node = current["node"]
+    where = "no Duck running" if node is None else f"on node {node['id'][:12]} ({node['address']})"
+    if node is None and current["launcher"] == "local":
+        where = "on this Catchment's machine (local launcher)"
+    console.print(
+        f"{escape(current['line'])}: asks {escape(', '.join(asks)) or 'the default'}; {where}"
+    )

@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from traceback import format_exc
@@ -123,11 +123,17 @@ def acquire_line_lock(path: Path) -> IO[str]:
     return handle
 
 
-def run_duck(config: DuckConfig) -> int:
+#: Given the function that stops a running Duck as SIGTERM does (for a Duck that does not own
+#: its process, such as one inside a cluster actor, where the signal is not its own).
+OnTerminable = Callable[[Callable[[], None]], None]
+
+
+def run_duck(config: DuckConfig, on_terminable: OnTerminable | None = None) -> int:
     """Run a Duck until it is told to stop; returns the process exit code.
 
     0: stopped as asked (shutdown or SIGTERM). 1: an internal error (reported as
     ``worker_error``). 3: another Duck holds the line. 4: stalled (reported).
+    ``on_terminable`` is told how to stop the Duck once it can be stopped.
     """
     name = line_id(config.pond, config.major)
     duck_id = config.duck_id or f"{os.uname().nodename}-{os.getpid()}"
@@ -147,7 +153,7 @@ def run_duck(config: DuckConfig) -> int:
         _say(name, f"cannot start: {one_line(error)}")
         return EXIT_ERROR
     try:
-        return _run_locked(config, layout, name, duck_id, url, api_key)
+        return _run_locked(config, layout, name, duck_id, url, api_key, on_terminable)
     finally:
         lock.close()
 
@@ -159,6 +165,7 @@ def _run_locked(
     duck_id: str,
     url: str,
     api_key: str | None,
+    on_terminable: OnTerminable | None = None,
 ) -> int:
     def client() -> DuckClient:
         return DuckClient(
@@ -199,6 +206,8 @@ def _run_locked(
     if owns_process:
         signal.signal(signal.SIGTERM, on_sigterm)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if on_terminable is not None:
+        on_terminable(lambda: on_sigterm(signal.SIGTERM, None))
 
     for command in config.commands:
         executor.submit(command)

@@ -47,7 +47,9 @@ _MAX_RETRIES = 1_000_000
 async def status(request: Request) -> Response:
     """Every Pond line's state, and the Source → Sink edges (the document ``Status`` shows)."""
     driver = driver_of(request)
-    document = driver.status.document(driver.engine, driver.lines, driver.clock.now())
+    document = driver.status.document(
+        driver.engine, driver.lines, driver.clock.now(), driver.fleet.launcher.node_of
+    )
     return Response(document, media_type="application/json")
 
 

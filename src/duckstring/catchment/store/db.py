@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from duckstring.catchment.placement import Placement
 from duckstring.catchment.store.schema import MIGRATIONS
 from duckstring.engine.clock import SECOND
 from duckstring.engine.core import Engine
@@ -418,3 +420,41 @@ class Store:
             (line, *seqs),
         ).fetchall()
         return [dict(row) for row in rows]
+
+    # -- where Ducks run ---------------------------------------------------------------------
+
+    def catchment_id(self) -> str:
+        """This Catchment's id, made once and kept: it names its Ducks on a shared cluster."""
+        row = self.con.execute("SELECT value FROM catchment_meta WHERE key = 'id'").fetchone()
+        if row is not None:
+            return str(row["value"])
+        made = uuid.uuid4().hex[:12]
+        self.con.execute(
+            "INSERT OR IGNORE INTO catchment_meta (key, value) VALUES ('id', ?)", (made,)
+        )
+        return self.catchment_id()
+
+    def placements(self) -> dict[str, tuple[Placement, str | None]]:
+        """Every line's placement and the node its last Duck ran on."""
+        return {
+            row["line"]: (
+                Placement(row["cpus"], row["memory"], json.loads(row["resources"])),
+                row["node"],
+            )
+            for row in self.con.execute("SELECT * FROM placements")
+        }
+
+    def set_placement(self, line: str, placement: Placement) -> None:
+        self.con.execute(
+            "INSERT INTO placements (line, cpus, memory, resources) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (line) DO UPDATE SET cpus = excluded.cpus, memory = excluded.memory, "
+            "resources = excluded.resources",
+            (line, placement.cpus, placement.memory, json.dumps(placement.resources)),
+        )
+
+    def set_node(self, line: str, node: str) -> None:
+        self.con.execute(
+            "INSERT INTO placements (line, node) VALUES (?, ?) "
+            "ON CONFLICT (line) DO UPDATE SET node = excluded.node",
+            (line, node),
+        )

@@ -156,4 +156,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_deliveries_rule ON alert_deliveries (rule, id);
     """,
+    # 5: where Ducks run. The Catchment's own id (it names its Ducks on a cluster), and each
+    # line's operator-owned placement (what its Duck asks of a node) with the node its Duck
+    # last ran on, so the next one goes back there and finds its working database.
+    """
+    CREATE TABLE catchment_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE placements (
+        line TEXT PRIMARY KEY,           -- name@major
+        cpus REAL,                       -- CPUs its Duck holds (NULL: the launcher's default)
+        memory INTEGER,                  -- bytes of memory its Duck holds (NULL: none asked)
+        resources TEXT NOT NULL DEFAULT '{}',  -- JSON: custom resource -> amount
+        node TEXT                        -- the node its last Duck ran on
+    );
+    """,
 ]
