@@ -7,6 +7,7 @@ import { api, pondPath } from "./api.js";
 import { ago, duration, h, instant, parseTime } from "./format.js";
 import { pondLook } from "./graph.js";
 import { runTable, statusPill } from "./runs.js";
+import { nodeText, placementSection } from "./placement.js";
 import { showWhy } from "./why.js";
 
 const UNITS = ["SECOND", "MINUTE", "HOUR", "DAY", "WEEK"];
@@ -194,11 +195,13 @@ export class Sidebar {
         ["Runs", (p) => `${p.runs_completed} completed · ${p.failures} failure${p.failures === 1 ? "" : "s"}`],
         ["Cadence", () => this.cadence || "–"],
         ["Window delay", (p) => (p.d_ms ? duration(p.d_ms) : "–")],
+        ["Duck on node", nodeText],
       ]),
       h("section", { class: "side-section" }, h("h3", {}, "Why"), h("div", { class: "side-why" }, h("p", { class: "muted" }, "Loading…"))),
       this.triggerSection(pond),
       this.controlSection(pond),
       this.budgetSection(pond),
+      placementSection(this.app, pond),
       this.windowSection(pond),
       h("section", { class: "side-section" }, h("h3", {}, "Runs"), h("div", { class: "side-runs" }, h("p", { class: "muted" }, "Loading…"))),
     );
