@@ -22,6 +22,9 @@ A query over published tables is stopped after ``DUCKSTRING_QUERY_TIMEOUT`` seco
 An alert delivery attempt waits at most ``DUCKSTRING_ALERT_TIMEOUT`` seconds (10) to connect and
 as long to read; a notification gets ``DUCKSTRING_ALERT_ATTEMPTS`` attempts (6), the first retry
 after ``DUCKSTRING_ALERT_BACKOFF`` seconds (5), each next one twice as late.
+``DUCKSTRING_LAUNCHER`` (``local``) says how Ducks start: ``local`` forks them here, ``ray``
+runs each as a detached actor on the Ray cluster at ``DUCKSTRING_RAY_ADDRESS`` (``auto`` or
+``HOST:PORT``; unset, a local Ray is started and ends with the Catchment).
 ``DUCKSTRING_ALLOW_LOCAL_GIT=1`` lets a git deploy clone a local path or ``file://`` URL; unset,
 they are refused, since a hosted Catchment must not clone its own disk.
 """

@@ -45,10 +45,12 @@ class DuckActor:
             "pid": os.getpid(),
         }
 
-    def run(self, config: Any) -> int:
-        """Run the Duck until it stops; its exit code."""
+    def run(self, config: Any, environment: dict[str, str] | None = None) -> int:
+        """Run the Duck until it stops; its exit code. ``environment`` is what it sees of its
+        Catchment's settings (the process is this Duck's alone)."""
         from duckstring.duck.worker import run_duck
 
+        os.environ.update(environment or {})
         with self._lock:
             self._started = True
         try:

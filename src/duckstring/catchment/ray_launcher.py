@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -111,6 +112,22 @@ def missing_for(placement: Placement, nodes: Sequence[Mapping[str, Any]]) -> str
     return "; ".join(reasons)
 
 
+#: The signals whose handlers ray.init replaces.
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.getsignal(number) for number in _SIGNALS}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for number, handler in handlers.items():
+        if handler is not None:
+            signal.signal(number, handler)
+
+
 class RayLauncher:
     """The Ducks of a Catchment as actors on a Ray cluster (see the module).
 
@@ -146,6 +163,9 @@ class RayLauncher:
         self._last_node = last_node
         self._on_placed = on_placed
         if not ray.is_initialized():
+            # ray.init takes SIGTERM for itself (it exits at once): the Catchment's own stop,
+            # which lets Ducks with work in flight go on, must keep it.
+            kept = _signal_handlers()
             try:
                 ray.init(
                     address=address or None,
@@ -157,11 +177,15 @@ class RayLauncher:
             except (ConnectionError, RuntimeError, ValueError) as error:
                 where = f"the Ray cluster at {address}" if address else "a local Ray"
                 raise RayUnavailable(f"cannot reach {where}: {error}") from error
+            finally:
+                _restore(kept)
         from duckstring.catchment.ray_duck import DuckActor
 
         self._actor_class = ray.remote(DuckActor)
         #: What a forked Duck would inherit of the Catchment's settings: a Ray worker's
         #: environment is its node's, not the Catchment's (the key travels in the config).
+        #: Sent with the Duck, not as the actor's runtime environment: one of those makes Ray
+        #: start a fresh worker process for every actor instead of taking a waiting one.
         self._env = {
             key: value
             for key, value in os.environ.items()
@@ -197,7 +221,7 @@ class RayLauncher:
             if self._bind_existing(line, name):
                 return
             actor = self._create(name, line, placement)
-        duck = RayDuck(line, actor, actor.run.remote(config))
+        duck = RayDuck(line, actor, actor.run.remote(config, self._env))
         self._register(duck)
 
     def _create(self, name: str, line: str, placement: Placement) -> Any:
@@ -208,8 +232,7 @@ class RayLauncher:
             "max_restarts": 0,
             "max_concurrency": ACTOR_THREADS,
         }
-        if self._env:
-            options["runtime_env"] = {"env_vars": dict(self._env)}
+
         if placement.cpus is not None:
             options["num_cpus"] = placement.cpus
         if placement.memory is not None:
