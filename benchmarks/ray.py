@@ -166,6 +166,24 @@ def actor_start_times(count: int) -> list[float]:
     return times
 
 
+def actors_at_once(count: int) -> float:
+    """Seconds until ``count`` empty actors created at once have all answered: what the
+    cluster itself takes to start a fan-in's worth of actors."""
+
+    @ray.remote
+    class Empty:
+        def ping(self) -> int:
+            return 1
+
+    clock = time.perf_counter()
+    made = [Empty.remote() for _ in range(count)]  # type: ignore[attr-defined]
+    ray.get([actor.ping.remote() for actor in made])
+    took = time.perf_counter() - clock
+    for actor in made:
+        ray.kill(actor)
+    return took
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inlets", type=int, default=50)
@@ -183,7 +201,7 @@ def main() -> int:
     cluster.wait_for_nodes()
     print(f"  cluster of a head and two nodes up in {time.perf_counter() - clock:.1f} s")
     try:
-        local = bench_launcher("local", {"DUCKSTRING_LAUNCHER": "local"}, args)
+        bench_launcher("local", {"DUCKSTRING_LAUNCHER": "local"}, args)
         remote = bench_launcher(
             "ray",
             {"DUCKSTRING_LAUNCHER": "ray", "DUCKSTRING_RAY_ADDRESS": cluster.address},
@@ -196,6 +214,8 @@ def main() -> int:
             f"  a Ray actor's own start (create, first call), {len(actors)} actors: "
             f"p50 {ms(actor_p50)} p99 {ms(fig.percentile(actors, 99))}"
         )
+        at_once = actors_at_once(args.inlets)
+        print(f"  {args.inlets} empty actors created at once: all answered in {at_once:.1f} s")
     finally:
         ray.shutdown()
         cluster.shutdown()
@@ -206,13 +226,18 @@ def main() -> int:
         verdict = "met" if p50 < 0.025 else "not met"
         print(f"  warm hop gaps on Ray, {graph}: p50 {ms(p50)} (target < 25 ms: {verdict})")
         cold = remote[(graph, "cold")]["start"]
-        first = fig.median(cold) if cold else float("nan")
-        ratio = first / actor_p50
+        if graph == "demo":
+            # Cold Ducks of the demo start one or two at a time: each against one actor's start.
+            first = fig.median(cold) if cold else float("nan")
+            ratio, yardstick = first / actor_p50, "an actor's start"
+        else:
+            # Fifty at once queue for the cluster's workers: the last against fifty actors'.
+            first = max(cold) if cold else float("nan")
+            ratio, yardstick = first / at_once, f"{args.inlets} empty actors at once"
         verdict = "met" if ratio <= 2 else "not met"
         print(
-            f"  first Duck start on Ray, {graph}: p50 {ms(first)} = {ratio:.1f}x an actor's "
-            f"start (target ≤ 2x: {verdict}); local: "
-            f"{ms(fig.median(local[(graph, 'cold')]['start']))}"
+            f"  cold Duck start on Ray, {graph}: {ms(first)} = {ratio:.1f}x {yardstick} "
+            f"(target ≤ 2x: {verdict})"
         )
     return 0
 

@@ -115,7 +115,11 @@ def test_the_demo_runs_on_two_nodes_as_placed(tmp_path: Path, cluster: Any) -> N
             metrics = server.client().get(f"{server.url}/metrics").text
             assert f'line="sales@1",node="{node_id(cluster, "zone_a")}"' in metrics
         names = actors()
-        assert names[f"duck:{catchment_id(server)}:sales@1"] == node_id(cluster, "zone_a")
+        sales = f"duck:{catchment_id(server)}:sales@1"
+        assert names[sales] == node_id(cluster, "zone_a")
+        # kill kills the actor.
+        server.cli("control", "kill", "sales")
+        wait_until(lambda: sales not in actors(), 20)
     finally:
         server.close()
     wait_until(lambda: not actors(), 20)

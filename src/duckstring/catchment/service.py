@@ -237,7 +237,11 @@ class Catchment:
             loop.call_soon_threadsafe(self._placed, line, node)
 
     def _placed(self, line: str, node: Node) -> None:
-        """A line's new Duck was placed on ``node``: its next one prefers it."""
+        """A line's new Duck was placed on ``node``: its next one prefers it, and its silence
+        counts from now (waiting for a node is not being silent; a cluster may take a while
+        to free or add one)."""
+        if self.driver is not None:
+            self.driver.fleet.heard(line)
         if self.last_nodes.get(line) != node.id and self.store is not None:
             self.last_nodes[line] = node.id
             with contextlib.suppress(Exception):  # a closed store: the Catchment is stopping
