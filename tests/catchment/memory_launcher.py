@@ -33,6 +33,8 @@ class MemoryLauncher:
         self.sizes: dict[str, int | None] = {}
         #: Where a test says each line's Duck runs.
         self.nodes: dict[str, Node] = {}
+        #: Why a test says each line's Duck waits for a node.
+        self.waiting: dict[str, str] = {}
         self.closed = False
 
     def start(
@@ -93,6 +95,9 @@ class MemoryLauncher:
         left = {line: "in memory" for line in self.ducks if line in leave}
         self.ducks.clear()
         return left
+
+    def waiting_for_node(self, line: str) -> str | None:
+        return self.waiting.get(line) if line in self.ducks else None
 
     def node_of(self, line: str) -> Node | None:
         return self.nodes.get(line) if line in self.ducks else None

@@ -47,6 +47,8 @@ class Line:
     queued: bool = False
     faulted: bool = False
     window_closed: bool = False
+    #: Why its started Duck waits for a cluster node (None: it is on one).
+    unplaced: str | None = None
 
 
 @dataclass
@@ -116,6 +118,9 @@ class Lines:
 
     def spares_short(self) -> bool:
         return self.spares_ready < self.spares
+
+    def waiting_for_node(self, line: str) -> str | None:
+        return self.lines[line].unplaced
 
 
 def chain(*names: str, **facts: bool) -> Lines:
@@ -478,6 +483,35 @@ def test_a_duck_silent_for_a_minute_mid_run_is_killed_and_its_run_fails() -> Non
     exit_actions = fleet.exited("solo@1", -9, adopted=False, now=91.0, view=view)
     assert exit_actions == []
     assert fleet.decide(91.0, view).actions == [Spawn("solo@1")]
+
+
+def test_a_duck_no_node_took_in_a_minute_fails_its_run_saying_so() -> None:
+    fleet, view = Fleet(rules()), chain("solo")
+    post_run(fleet, view, "solo@1")
+    assert fleet.decide(0.0, view).actions == [Spawn("solo@1")]
+    fleet.started("solo@1", 0.0)  # started, never polled: it waits for a node
+    view["solo@1"].unplaced = "Ray has no node free for it yet (2 CPUs)"
+    assert fleet.decide(60.0, view).actions == [
+        Kill("solo@1"),
+        Fail(
+            "solo@1",
+            "the Duck of solo@1 was not placed within 60 s: "
+            "Ray has no node free for it yet (2 CPUs)",
+        ),
+    ]
+
+
+def test_an_idle_duck_gives_way_to_a_duck_waiting_for_a_node() -> None:
+    fleet, view = Fleet(rules()), chain("old", "new", "waiting")
+    for line, since in (("old@1", 1.0), ("new@1", 2.0)):
+        warm_duck(fleet, view, line, now=since)
+        assert fleet.decide(since, view).actions == []  # idle, lingering
+    post_run(fleet, view, "waiting@1")
+    assert fleet.decide(3.0, view).actions == [Spawn("waiting@1")]
+    fleet.started("waiting@1", 3.0)
+    view["waiting@1"].unplaced = "Ray has no node free for it yet (1 CPU)"
+    assert fleet.decide(4.0, view).actions == [Shutdown("old@1")]  # the longest idle
+    assert fleet.decide(5.0, view).actions == []  # one gives way per Duck waiting
 
 
 def test_silence_counts_only_with_a_run_in_flight() -> None:

@@ -178,3 +178,20 @@ def test_restrict_keeps_a_line_and_its_upstream_lineage_with_their_edges() -> No
     }
     focused = rows(draw(DOCUMENT, 80, focus="reports@2"))
     assert list(focused) == ["reports@2", "sales_by_region@3", "transactions@12", "products@1"]
+
+
+def test_a_node_column_appears_only_when_ducks_run_on_a_cluster() -> None:
+    assert "node" not in draw(DOCUMENT, width=200).splitlines()[1]
+    placed = {
+        **DOCUMENT,
+        "ponds": [
+            {**p, "node": {"id": "1d4f0c2a9b7e55aa", "address": "10.0.3.7"}}
+            if p["name"] == "transactions"
+            else {**p, "node": None}
+            for p in DOCUMENT["ponds"]
+        ],
+    }
+    wide = draw(placed, width=200)
+    assert "node" in wide and "10.0.3.7 1d4f0c2a" in wide
+    narrow = draw(placed, width=60)
+    assert "10.0.3.7" not in narrow and "node" in narrow  # named among the columns not shown

@@ -95,7 +95,8 @@ def serve_big_status(page: Any) -> list[int]:
             status=200, content_type="application/json", body='{"runs":[]}'
         ),
     )
-    # The Ponds exist only in the served status: so do their explanations and forecasts.
+    # The Ponds exist only in the served status: so do their explanations, forecasts and
+    # placements.
     idle = {"state": "idle", "at": "2026-01-01T00:00:00Z", "summary": "idle: no demand"}
     page.route(
         "**/api/ponds/*/why?*",
@@ -111,6 +112,15 @@ def serve_big_status(page: Any) -> list[int]:
             status=200,
             content_type="application/json",
             body=json.dumps({"line": "x@1", "next_fresh": None, "reason": "no demand"}),
+        ),
+    )
+    placement = {"cpus": None, "memory": None, "resources": {}, "node": None, "last_node": None}
+    page.route(
+        "**/api/ponds/*/placement?*",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps({"line": "x@1", "launcher": "local", **placement}),
         ),
     )
     return served

@@ -310,7 +310,7 @@ class Fleet:
         idle: list[tuple[float, str]] = []
         warm: Collection[str] | None = None
         quiet = True
-        loading = ahead = 0
+        loading = ahead = unplaced = stopping = 0
         silent_at: float | None = None
         for line, duck in self.ducks.items():
             phase = duck.phase
@@ -324,10 +324,15 @@ class Fleet:
             runs = view.has_runs(line)
             if runs and view.is_running(line):
                 if now - duck.heard >= rules.silence:
-                    actions.append(Kill(line))
-                    actions.append(
-                        Fail(line, f"the Duck of {line} was silent for {rules.silence:g} s mid-run")
+                    waiting = view.waiting_for_node(line)
+                    message = (
+                        f"the Duck of {line} was silent for {rules.silence:g} s mid-run"
+                        if waiting is None
+                        else f"the Duck of {line} was not placed within {rules.silence:g} s: "
+                        f"{waiting}"
                     )
+                    actions.append(Kill(line))
+                    actions.append(Fail(line, message))
                     duck.phase = phase = Phase.KILLED
                     duck.heard = now
                 due = duck.heard + rules.silence
@@ -335,9 +340,12 @@ class Fleet:
             if phase is Phase.LOADING:
                 loading += 1
                 quiet = False
+                if view.waiting_for_node(line) is not None:
+                    unplaced += 1
                 continue
             if runs and phase is not Phase.STOPPING:
                 quiet = False
+            stopping += phase is Phase.STOPPING
             if phase is not Phase.WARM and phase is not Phase.IDLE:
                 continue
             if not view.knows(line):
@@ -357,7 +365,9 @@ class Fleet:
                 duck.phase = Phase.IDLE
                 duck.idle_since = now
             idle.append((duck.idle_since, line))
-        linger_at, stopped_ahead = self._stop_idle(now, idle, quiet, actions)
+        # A Duck stopping already makes way for one that waits for a node.
+        give_way = max(0, unplaced - stopping)
+        linger_at, stopped_ahead = self._stop_idle(now, idle, quiet, actions, give_way)
         if quiet and view.spares_short():
             actions.append(Replenish())
         self._start_ahead(now, view, loading, ahead - stopped_ahead, actions)
@@ -389,13 +399,21 @@ class Fleet:
                 actions.append(Spawn(line))
 
     def _stop_idle(
-        self, now: float, idle: list[tuple[float, str]], quiet: bool, actions: list[Action]
+        self,
+        now: float,
+        idle: list[tuple[float, str]],
+        quiet: bool,
+        actions: list[Action],
+        unplaced: int = 0,
     ) -> tuple[float | None, int]:
-        """Shut down the idle Ducks that may not linger, or have lingered long enough.
-        Returns when the first of the others will have, and how many stopped were started
-        ahead."""
+        """Shut down the idle Ducks that may not linger, or have lingered long enough, and
+        the ``unplaced`` longest idle of the others: an idle Duck on a cluster gives way to a
+        Duck that waits for a node (it may hold what that one needs). Returns when the first
+        of the others will have lingered enough, and how many stopped were started ahead."""
         idle.sort()
         kept = self._lingering(idle, quiet, actions)
+        if unplaced:
+            kept -= set([line for _, line in idle if line in kept][:unplaced])
         linger_at: float | None = None
         stopped_ahead = 0
         for since, line in idle:

@@ -61,6 +61,10 @@ class FleetView(Protocol):
     def spares_short(self) -> bool:
         """Fewer spares wait than the launcher keeps."""
 
+    def waiting_for_node(self, line: str) -> str | None:
+        """Why the line's started Duck is not on a node yet (None: it is, or its launcher
+        starts Ducks where it stands)."""
+
 
 class CatchmentView:
     """The :class:`FleetView` of a running Catchment: its driver's engine and job board, and
@@ -135,3 +139,6 @@ class CatchmentView:
 
     def spares_short(self) -> bool:
         return self._launcher.spares_waiting() < self._launcher.spares
+
+    def waiting_for_node(self, line: str) -> str | None:
+        return self._launcher.waiting_for_node(line)

@@ -402,6 +402,10 @@ class ForkserverLauncher:
             pids = {line: duck.pid for line in lines if (duck := self.ducks.get(line))}
         return {line: resident_memory(pid) for line, pid in pids.items()}
 
+    def waiting_for_node(self, line: str) -> None:
+        """A forked Duck is on this machine from its first instruction."""
+        return None
+
     def node_of(self, line: str) -> None:
         """Every Duck of this launcher runs on this machine."""
         return None

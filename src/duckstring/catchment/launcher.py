@@ -112,6 +112,11 @@ class Launcher(Protocol):
         safe from any thread."""
         ...
 
+    def waiting_for_node(self, line: str) -> str | None:
+        """Why the Duck of ``line``, started, is not on a node yet (None: it is, or this
+        launcher starts Ducks at once where it stands). Cheap: called on the loop."""
+        ...
+
     def node_of(self, line: str) -> Node | None:
         """The cluster node the Duck of ``line`` runs on (None: on this machine, or not known
         yet). Cheap and safe from any thread."""

@@ -46,6 +46,9 @@ NAMESPACE = "duckstring"
 ACTOR_THREADS = 8
 #: The Catchment's environment variables its Ducks see on their nodes too.
 FORWARDED_PREFIX = "DUCKSTRING_"
+#: How long a new actor may take to be up on a node before it counts as waiting for one (an
+#: actor starts in ~1 s on a free node: a worker process, then its class).
+PLACE_GRACE = 3.0
 #: How long a question to an actor may take (adoption, memory), in seconds.
 ASK_SECONDS = 10.0
 
@@ -76,6 +79,10 @@ class RayDuck:
     #: Set by ``kill`` and ``stop_all``: its end is this Catchment's doing.
     ended_here: bool = False
     sizes: dict[str, int | None] = field(default_factory=dict)
+    #: Set once it has waited longer than :data:`PLACE_GRACE` for a node.
+    waiting: bool = False
+    #: Fires at :data:`PLACE_GRACE` unless it is placed before.
+    timer: threading.Timer | None = None
 
 
 def missing_for(placement: Placement, nodes: Sequence[Mapping[str, Any]]) -> str | None:
@@ -149,6 +156,7 @@ class RayLauncher:
         placement_of: Callable[[str], Placement] = lambda line: Placement(),
         last_node: Callable[[str], str | None] = lambda line: None,
         on_placed: Callable[[str, Node], None] = lambda line, node: None,
+        on_waiting: Callable[[str], None] = lambda line: None,
     ) -> None:
         try:
             import ray
@@ -162,6 +170,7 @@ class RayLauncher:
         self._placement_of = placement_of
         self._last_node = last_node
         self._on_placed = on_placed
+        self._on_waiting = on_waiting
         if not ray.is_initialized():
             # ray.init takes SIGTERM for itself (it exits at once): the Catchment's own stop,
             # which lets Ducks with work in flight go on, must keep it.
@@ -288,7 +297,17 @@ class RayLauncher:
         with self._lock:
             self.ducks[duck.line] = duck
         where = duck.actor.where.remote()
+        duck.timer = threading.Timer(PLACE_GRACE, self._still_unplaced, args=(duck,))
+        duck.timer.daemon = True
+        duck.timer.start()
         where.future().add_done_callback(lambda done: self._placed(duck, done))
+
+    def _still_unplaced(self, duck: RayDuck) -> None:
+        """No node took the actor within the grace: it waits for one (runs on a timer)."""
+        if duck.node is None and self.ducks.get(duck.line) is duck:
+            duck.waiting = True
+            with contextlib.suppress(Exception):
+                self._on_waiting(duck.line)
 
     def _placed(self, duck: RayDuck, done: Future[Any]) -> None:
         """The actor is up on its node (runs on a Ray thread)."""
@@ -296,6 +315,9 @@ class RayLauncher:
             return
         found = done.result()
         duck.node = Node(str(found["id"]), str(found["address"]))
+        duck.waiting = False
+        if duck.timer is not None:
+            duck.timer.cancel()
         with contextlib.suppress(Exception):
             self._on_placed(duck.line, duck.node)
 
@@ -350,6 +372,8 @@ class RayLauncher:
             code = done.result()
         elif not duck.ended_here:
             reason = self._death(duck, error)
+        if duck.timer is not None:
+            duck.timer.cancel()
         with self._lock:
             current = self.ducks.get(duck.line) is duck
             if current:
@@ -380,6 +404,15 @@ class RayLauncher:
                 self._ray.kill(duck.actor, no_restart=True)
 
     # -- reading ---------------------------------------------------------------------------------
+
+    def waiting_for_node(self, line: str) -> str | None:
+        duck = self.ducks.get(line)
+        if duck is None or duck.node is not None or not duck.waiting:
+            return None
+        return (
+            f"Ray has no node free for it yet ({self._placement_of(line).describe()}); "
+            "every alive node that could hold it is full"
+        )
 
     def node_of(self, line: str) -> Node | None:
         duck = self.ducks.get(line)

@@ -215,6 +215,7 @@ class Catchment:
                 placement_of=lambda line: self.placements.get(line, Placement()),
                 last_node=self.last_nodes.get,
                 on_placed=lambda line, node: self._placed_soon(loop, line, node),
+                on_waiting=lambda line: self._review_soon(loop),
             )
         launcher = ForkserverLauncher(
             self.duck_config,
@@ -235,6 +236,16 @@ class Catchment:
     def _placed_soon(self, loop: asyncio.AbstractEventLoop, line: str, node: Node) -> None:
         with contextlib.suppress(RuntimeError):  # the loop has closed
             loop.call_soon_threadsafe(self._placed, line, node)
+
+    def _review_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A Duck waits for a node: the fleet looks again (idle Ducks may give way to it)."""
+
+        def review() -> None:
+            if self.driver is not None:
+                self.driver.fleet.review()
+
+        with contextlib.suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(review)
 
     def _placed(self, line: str, node: Node) -> None:
         """A line's new Duck was placed on ``node``: its next one prefers it, and its silence

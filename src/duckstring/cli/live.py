@@ -119,14 +119,32 @@ def _cells(p: dict[str, Any], now: datetime) -> dict[str, Text]:
         "runs": Text(str(p["runs_completed"])),
         "fails": Text(str(p["failures"]), style="red" if p["failures"] else ""),
         "budget": Text(f"{p['immediate_retries']}/{p['source_retries']}"),
+        "node": Text(_node_text(p.get("node"))),
     }
 
 
+def _node_text(node: dict[str, str] | None) -> str:
+    """Where a line's Duck runs on a cluster: its node's address and the start of its id."""
+    return "-" if not node else f"{node['address']} {node['id'][:8]}"
+
+
 #: Headings in the order they are shown. The first four are always shown, and whole.
-HEADINGS = ("pond", "state", "version", "age", "stale", "trigger", "runs", "fails", "budget")
+HEADINGS = (
+    "pond",
+    "state",
+    "version",
+    "age",
+    "stale",
+    "trigger",
+    "runs",
+    "fails",
+    "budget",
+    "node",
+)
 _WHOLE = HEADINGS[:4]
 #: The other columns, most wanted first: each is shown if it fits after those before it.
-_BY_WIDTH = ("stale", "fails", "trigger", "runs", "budget")
+#: ``node`` only on a Catchment whose Ducks run on a cluster (some line's Duck is on a node).
+_BY_WIDTH = ("stale", "fails", "trigger", "runs", "budget", "node")
 
 
 def _table_width(widths: list[int]) -> int:
@@ -142,10 +160,17 @@ def _fitting(rows: list[dict[str, Text]], width: int) -> list[str]:
         return max([len(heading), *(row[heading].cell_len for row in rows)])
 
     shown = list(_WHOLE)
+    placed = _any_node(rows)
     for heading in _BY_WIDTH:
+        if heading == "node" and not placed:
+            continue
         if _table_width([needed(h) for h in (*shown, heading)]) <= width:
             shown.append(heading)
     return [heading for heading in HEADINGS if heading in shown]
+
+
+def _any_node(rows: list[dict[str, Text]]) -> bool:
+    return any(row["node"].plain not in ("", "-") for row in rows)
 
 
 _NO_PONDS = {heading: Text("") for heading in HEADINGS} | {"pond": Text("(no Ponds deployed)")}
@@ -167,7 +192,7 @@ def table(
         ponds = sorted(status["ponds"], key=lambda p: (_PRECEDENCE.get(p["status"], 9), p["id"]))
     rows = [_cells(p, now) for p in ponds] or [_NO_PONDS]
     shown = _fitting(rows, console.width if width is None else width)
-    hidden = [heading for heading in HEADINGS if heading not in shown]
+    hidden = [h for h in HEADINGS if h not in shown and (h != "node" or _any_node(rows))]
     view = Table(
         title=title,
         title_justify="left",
