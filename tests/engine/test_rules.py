@@ -198,6 +198,20 @@ def test_kill_cancels_the_run_blocks_downstream_and_clear_parks_held_demand() ->
     assert sim.completed["B"] >= 1 and sim.completed["C"] == 1
 
 
+def test_a_ripple_start_reported_after_a_kill_leaves_the_killed_line_idle() -> None:
+    sim = Simulation(durations={"A": 10.0})
+    sim.deploy("A")
+    sim.pulse("A")
+    sim.run_for(1)
+    a = sim.engine.pond("A")
+    f = a.start_f
+    sim.command("kill", "A")
+    # The dying Duck's ripple_started was in flight when the kill was handled.
+    sim.engine.ripple_started("A", "A", f, sim.now)
+    assert a.is_killed and {node.busy for node in a.ripples.order} == {False}
+    assert a.status == "killed"
+
+
 def test_clear_resets_to_idle_without_running() -> None:
     sim = Simulation(failures={("A", "A"): always})
     sim.deploy("A")

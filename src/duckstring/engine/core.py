@@ -739,6 +739,8 @@ class Engine:
             return  # code of an older version, finishing on its own artifact
         if node.busy:
             return  # started at dispatch, as the Duck did
+        if p.is_killed:
+            return  # reported by the killed run's Duck before it died: that run is over
         if p.ripples.start(ripple, f) and not p.blocked:
             self._set_pull(p)  # the held pull reached a root: the Pond re-arms
         self._note(p)
